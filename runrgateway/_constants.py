@@ -1,0 +1,44 @@
+"""Defaults in one place: timeouts, retries, backoff, token lifetime, read-only actions."""
+
+from __future__ import annotations
+
+from ._version import __version__
+
+DEFAULT_TIMEOUT_MS = 6000
+DEFAULT_MAX_RETRIES = 3
+DEFAULT_MAX_RETRY_AFTER_S = 20.0
+
+BACKOFF_BASE_S = 0.5
+BACKOFF_CAP_S = 8.0
+
+# Managed tokens: minted for this long, refreshed this early (the lesser of the two).
+MANAGED_TOKEN_TTL_MINUTES = 15
+TOKEN_REFRESH_MARGIN_S = 60.0
+TOKEN_REFRESH_MARGIN_FRACTION = 0.10
+# Tokens passed in by a caller are refused once older than this.
+MAX_TOKEN_AGE_S = 24 * 3600.0
+MIN_TTL_MINUTES = 1
+MAX_TTL_MINUTES = 1440
+
+# Signed requests stay valid this long after `created`.
+SIGNATURE_VALIDITY_S = 300
+
+# tool:action pairs that only read; safe to retry, and a managed token needs only "read".
+READ_ONLY_ACTIONS: frozenset[str] = frozenset(
+    {"serpapi:search", "http_fetch:get", "http_fetch:head", "gmail_send:profile"}
+)
+
+JOB_STATUSES = ("queued", "running", "done", "failed")
+JOB_POLL_CAP_S = 5.0
+
+MASK = "***MASKED***"
+LOGGER_NAME = "runrgateway"
+
+USER_AGENT = f"runrgateway/{__version__}"
+
+# Header names (lower case; httpx headers are case-insensitive).
+HEADER_CORRELATION_ID = "x-correlation-id"
+HEADER_IDEMPOTENCY_KEY = "idempotency-key"
+HEADER_ROTATION_RECOMMENDED = "x-token-rotation-recommended"
+HEADER_TOKEN_EXPIRES_AT = "x-token-expires-at"
+HEADER_IDEMPOTENT_REPLAYED = "idempotent-replayed"

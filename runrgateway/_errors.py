@@ -1,0 +1,273 @@
+"""Error classes, the gateway's error codes, and classification of error answers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from ._masking import mask_sensitive
+
+# Codes a gateway may put in an error body (wire.md Part B), also set by the client.
+VALIDATION_FAILED = "VALIDATION_FAILED"
+POLICY_DENIED = "POLICY_DENIED"
+TOKEN_EXPIRED = "TOKEN_EXPIRED"
+TOKEN_INVALID = "TOKEN_INVALID"
+TOKEN_REVOKED = "TOKEN_REVOKED"
+SIGNATURE_INVALID = "SIGNATURE_INVALID"
+AGENT_NOT_FOUND = "AGENT_NOT_FOUND"
+RATE_LIMITED = "RATE_LIMITED"
+UPSTREAM_FAILED = "UPSTREAM_FAILED"
+IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
+NOT_FOUND = "NOT_FOUND"
+INTERNAL = "INTERNAL"
+# Codes only the client uses.
+CONFIG_INVALID = "CONFIG_INVALID"
+NETWORK_ERROR = "NETWORK_ERROR"
+TIMEOUT = "TIMEOUT"
+AUTH_FAILED = "AUTH_FAILED"
+JOBS_UNSUPPORTED = "JOBS_UNSUPPORTED"
+BAD_RESPONSE = "BAD_RESPONSE"
+GATEWAY_ERROR = "GATEWAY_ERROR"
+
+_TEXT_SNIPPET = 200
+
+
+class GatewayError(Exception):
+    """Base of every error the SDK raises."""
+
+    default_code = GATEWAY_ERROR
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        code: str | None = None,
+        correlation_id: str | None = None,
+        server_correlation_id: str | None = None,
+        reason: str | None = None,
+        details: Any = None,
+        attempts: int = 1,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.code = code or self.default_code
+        self.correlation_id = correlation_id
+        self.server_correlation_id = server_correlation_id
+        self.reason = reason
+        self.details = details
+        self.attempts = attempts
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        if self.status_code is not None:
+            parts.append(f"status={self.status_code}")
+        if self.correlation_id:
+            parts.append(f"correlation_id={self.correlation_id}")
+        if self.attempts > 1:
+            parts.append(f"attempts={self.attempts}")
+        return parts[0] if len(parts) == 1 else f"{parts[0]} ({', '.join(parts[1:])})"
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(message={self.message!r}, status_code={self.status_code!r}, "
+            f"code={self.code!r}, correlation_id={self.correlation_id!r})"
+        )
+
+
+class GatewayConfigError(GatewayError, ValueError):
+    """A constructor setting is wrong."""
+
+    default_code = CONFIG_INVALID
+
+
+class GatewayValidationError(GatewayError, ValueError):
+    """Call arguments are wrong (client side), or the gateway rejected the parameters."""
+
+    default_code = VALIDATION_FAILED
+
+
+class GatewayAuthError(GatewayError):
+    """The gateway did not accept who is asking."""
+
+    default_code = AUTH_FAILED
+
+
+class GatewayTokenError(GatewayAuthError):
+    """The agent token is expired, revoked, malformed, unverifiable or too old."""
+
+    default_code = TOKEN_INVALID
+
+
+class GatewayPolicyError(GatewayError):
+    """A policy (scope, intent, guard) denied the call."""
+
+    default_code = POLICY_DENIED
+
+
+class GatewayRateLimitError(GatewayError):
+    """Too many requests; `retry_after` is the wait the gateway asked for, in seconds."""
+
+    default_code = RATE_LIMITED
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class GatewayUpstreamError(GatewayError):
+    """The gateway or the outside API behind it failed."""
+
+    default_code = UPSTREAM_FAILED
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class GatewayNetworkError(GatewayError):
+    """No usable answer: connection refused or reset, DNS failure, protocol error."""
+
+    default_code = NETWORK_ERROR
+
+
+class GatewayTimeoutError(GatewayNetworkError):
+    """An attempt timed out, or `wait_for_job` ran out of time."""
+
+    default_code = TIMEOUT
+
+
+_CODE_CLASSES: dict[str, type[GatewayError]] = {
+    VALIDATION_FAILED: GatewayValidationError,
+    POLICY_DENIED: GatewayPolicyError,
+    TOKEN_EXPIRED: GatewayTokenError,
+    TOKEN_INVALID: GatewayTokenError,
+    TOKEN_REVOKED: GatewayTokenError,
+    SIGNATURE_INVALID: GatewayAuthError,
+    AGENT_NOT_FOUND: GatewayAuthError,
+    RATE_LIMITED: GatewayRateLimitError,
+    UPSTREAM_FAILED: GatewayUpstreamError,
+    IDEMPOTENCY_CONFLICT: GatewayError,
+    NOT_FOUND: GatewayError,
+    INTERNAL: GatewayError,
+}
+
+_TOKEN_PHRASES = (
+    "token expired",
+    "token has been revoked",
+    "token not found in registry",
+    "token proof verification failed",
+    "invalid token signature",
+    "token decoding failed",
+    "invalid token format",
+)
+_POLICY_PHRASES = ("policy", "scope", "intent")
+
+
+def token_code_for(text: str) -> str | None:
+    """The token error code a gateway message means, or None when it is not about the token."""
+    lowered = text.lower()
+    if "token expired" in lowered:
+        return TOKEN_EXPIRED
+    if "revoked" in lowered and "token" in lowered:
+        return TOKEN_REVOKED
+    if any(phrase in lowered for phrase in _TOKEN_PHRASES):
+        return TOKEN_INVALID
+    return None
+
+
+def parse_error_body(content: bytes) -> tuple[dict[str, Any] | None, str]:
+    """The body as a JSON object (or None) and a short text for messages."""
+    text = content.decode("utf-8", errors="replace")
+    try:
+        parsed = json.loads(text) if text.strip() else None
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict):
+        return parsed, text
+    return None, text.strip()[:_TEXT_SNIPPET]
+
+
+def _as_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
+def _message_from(body: dict[str, Any] | None, text: str, status_code: int) -> str:
+    if body is None:
+        return f"HTTP {status_code}: {text}" if text else f"HTTP {status_code}"
+    headline = _as_text(body.get("error")) or f"HTTP {status_code}"
+    extras = [
+        _as_text(mask_sensitive(body.get(field)))
+        for field in ("reason", "details", "message")
+        if body.get(field) not in (None, "", [], {}) and _as_text(body.get(field)) != headline
+    ]
+    return ": ".join([headline, *extras])
+
+
+def _class_for(status_code: int, body: dict[str, Any] | None, text: str) -> tuple[type[GatewayError], str | None]:
+    code = body.get("code") if body else None
+    if isinstance(code, str) and code in _CODE_CLASSES:
+        return _CODE_CLASSES[code], code
+    everything = text.lower() if body is None else _as_text(body).lower()
+    headline = _as_text(body.get("error")).lower() if body else ""
+    if body and body.get("reason") and status_code in (400, 403):
+        return GatewayPolicyError, POLICY_DENIED
+    if status_code == 429:
+        return GatewayRateLimitError, RATE_LIMITED
+    if status_code in (502, 503, 504) or "external api" in everything:
+        return GatewayUpstreamError, UPSTREAM_FAILED
+    if status_code in (401, 403):
+        token_code = token_code_for(headline or everything)
+        if token_code:
+            return GatewayTokenError, token_code
+        if "policy" in headline:
+            return GatewayPolicyError, POLICY_DENIED
+        if "agent" in headline:
+            return GatewayAuthError, AGENT_NOT_FOUND
+        return GatewayAuthError, None
+    if status_code == 400:
+        token_code = token_code_for(headline)
+        if token_code:
+            return GatewayTokenError, token_code
+        if any(word in headline for word in _POLICY_PHRASES):
+            return GatewayPolicyError, POLICY_DENIED
+        return GatewayValidationError, VALIDATION_FAILED
+    if status_code == 404 and "agent" in headline:
+        return GatewayAuthError, AGENT_NOT_FOUND
+    if status_code == 422 or status_code == 409:
+        return GatewayError, IDEMPOTENCY_CONFLICT if "idempot" in everything else None
+    if status_code == 408:
+        return GatewayTimeoutError, TIMEOUT
+    return GatewayError, None
+
+
+def error_from_response(
+    status_code: int,
+    content: bytes,
+    headers: Mapping[str, str],
+    *,
+    correlation_id: str | None = None,
+    retry_after: float | None = None,
+    attempts: int = 1,
+) -> GatewayError:
+    """Build the typed error for a gateway answer that is not a success."""
+    body, text = parse_error_body(content)
+    cls, code = _class_for(status_code, body, text)
+    kwargs: dict[str, Any] = {
+        "status_code": status_code,
+        "code": code,
+        "correlation_id": correlation_id,
+        "server_correlation_id": headers.get("x-correlation-id"),
+        "reason": _as_text(body.get("reason")) or None if body else None,
+        "details": mask_sensitive(body) if body is not None else text or None,
+        "attempts": attempts,
+    }
+    if cls in (GatewayRateLimitError, GatewayUpstreamError):
+        kwargs["retry_after"] = retry_after
+    return cls(_message_from(body, text, status_code), **kwargs)
