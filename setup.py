@@ -11,10 +11,11 @@ from pathlib import Path
 
 from setuptools import setup
 
-sys.path.insert(0, str(Path(__file__).parent / "scripts"))
+import unasync
+
+# Appended, not prepended: scripts/unasync.py must not shadow the unasync package.
+sys.path.append(str(Path(__file__).parent / "scripts"))
 
 from unasync_rules import package_rules  # noqa: E402
-
-import unasync  # noqa: E402
 
 setup(cmdclass={"build_py": unasync.cmdclass_build_py(rules=package_rules())})

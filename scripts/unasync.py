@@ -22,9 +22,10 @@ import tokenize
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
-
+sys.path.remove(str(ROOT / "scripts"))  # this file must not shadow the unasync package
 import unasync  # noqa: E402
+
+sys.path.append(str(ROOT / "scripts"))
 from unasync_rules import PACKAGE_DIRS, REPLACEMENTS, TEST_DIRS, all_rules  # noqa: E402
 
 HEADER = (
