@@ -9,13 +9,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from setuptools import setup
-
 import unasync
+from setuptools import setup
 
 # Appended, not prepended: scripts/unasync.py must not shadow the unasync package.
 sys.path.append(str(Path(__file__).parent / "scripts"))
 
-from unasync_rules import package_rules  # noqa: E402
+from unasync_rules import package_rules
 
 setup(cmdclass={"build_py": unasync.cmdclass_build_py(rules=package_rules())})

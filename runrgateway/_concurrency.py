@@ -54,4 +54,3 @@ async def async_sleep(seconds: float) -> None:
 def sleep(seconds: float) -> None:
     """Block the calling thread."""
     time.sleep(seconds)
-

@@ -210,7 +210,9 @@ def _message_from(body: dict[str, Any] | None, text: str, status_code: int) -> s
     return ": ".join([headline, *extras])
 
 
-def _class_for(status_code: int, body: dict[str, Any] | None, text: str) -> tuple[type[GatewayError], str | None]:
+def _class_for(
+    status_code: int, body: dict[str, Any] | None, text: str
+) -> tuple[type[GatewayError], str | None]:
     code = body.get("code") if body else None
     if isinstance(code, str) and code in _CODE_CLASSES:
         return _CODE_CLASSES[code], code

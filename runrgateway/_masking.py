@@ -62,3 +62,26 @@ def _mask(obj: Any, secrets: tuple[str, ...]) -> Any:
     if isinstance(obj, str):
         return mask_text(obj, secrets)
     return obj
+
+
+def describe_attempt(
+    *,
+    method: str,
+    path: str,
+    correlation_id: str,
+    attempt: int,
+    status: int | str,
+    elapsed_ms: float,
+    call: str | None = None,
+    params: Any = None,
+    secrets: Iterable[str] = (),
+) -> str:
+    """The DEBUG line for one attempt, with params masked."""
+    parts = [f"{method} {path}"]
+    if call:
+        parts.append(f"call={call}")
+    parts += [f"correlation_id={correlation_id}", f"attempt={attempt}"]
+    if params is not None:
+        parts.append(f"params={mask_sensitive(params, secrets)}")
+    parts += [f"status={status}", f"elapsed_ms={elapsed_ms:.1f}"]
+    return " ".join(parts)

@@ -9,10 +9,7 @@ from typing import Any
 REPLACEMENTS: dict[str, str] = {
     # httpx
     "AsyncClient": "Client",
-    "AsyncBaseTransport": "BaseTransport",
-    "AsyncHTTPTransport": "HTTPTransport",
     "aclose": "close",
-    "aread": "read",
     # tenacity
     "AsyncRetrying": "Retrying",
     # runrgateway shared pairs (runrgateway/_concurrency.py)

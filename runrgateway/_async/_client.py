@@ -1,0 +1,588 @@
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from types import TracebackType
+from typing import Any
+
+import httpx
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_never
+
+from .._concurrency import async_sleep
+from .._constants import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_MAX_RETRY_AFTER_S,
+    DEFAULT_TIMEOUT_MS,
+    HEADER_IDEMPOTENT_REPLAYED,
+    HEADER_ROTATION_RECOMMENDED,
+    HEADER_TOKEN_EXPIRES_AT,
+    JOB_POLL_CAP_S,
+    LOGGER_NAME,
+    MANAGED_TOKEN_TTL_MINUTES,
+    READ_ONLY_ACTIONS,
+)
+from .._errors import (
+    BAD_RESPONSE,
+    JOBS_UNSUPPORTED,
+    GatewayConfigError,
+    GatewayError,
+    GatewayNetworkError,
+    GatewayTimeoutError,
+    GatewayTokenError,
+    GatewayValidationError,
+    error_from_response,
+)
+from .._ids import generate_correlation_id
+from .._masking import describe_attempt, mask_sensitive
+from .._models import JobResponse, ProxyResponse, TokenInfo, TokenOptions
+from .._requests import (
+    check_agent_id,
+    check_name,
+    check_params,
+    check_retry_settings,
+    check_timeout_ms,
+    check_ttl_minutes,
+    choose_idempotency_key,
+    encode_json,
+    is_read_only,
+    job_path,
+    load_agent_key,
+    params_with_intent,
+    parse_base_url,
+    proof_payload_text,
+    proxy_body,
+    request_headers,
+    token_request_body,
+    user_agent,
+)
+from .._retry import Failure, classify_exception, decide, parse_retry_after
+from .._signing import RequestSigner
+from .._tokens import (
+    Credential,
+    check_caller_token,
+    check_scope,
+    decode_token,
+    parse_timestamp,
+    utc_now,
+)
+from ._token_manager import AsyncTokenManager
+
+logger = logging.getLogger(LOGGER_NAME)
+
+_MINTED_TOKENS_KEPT = 256
+
+
+class _RetryLater(Exception):
+    """Raised inside one attempt to ask tenacity for another after `wait_s`."""
+
+    def __init__(self, wait_s: float) -> None:
+        super().__init__(wait_s)
+        self.wait_s = wait_s
+
+
+def _wait_asked(retry_state: Any) -> float:
+    exc = retry_state.outcome.exception()
+    return exc.wait_s if isinstance(exc, _RetryLater) else 0.0
+
+
+class GatewayClient:
+    """Client for 4Runr Gateway: signed requests, managed tokens, safe retries.
+
+    Use one client per event loop (create it inside the loop that uses it).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        agent_id: str,
+        agent_private_key_pem: str | bytes,
+        default_intent: str | None = None,
+        timeout_ms: float = DEFAULT_TIMEOUT_MS,
+        *,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        max_retry_after_s: float = DEFAULT_MAX_RETRY_AFTER_S,
+        key_password: str | bytes | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        read_only_actions: Iterable[str] = (),
+        managed_token_ttl_minutes: int = MANAGED_TOKEN_TTL_MINUTES,
+    ) -> None:
+        self._endpoint = parse_base_url(base_url)
+        self._agent_id = check_agent_id(agent_id)
+        self._timeout = httpx.Timeout(check_timeout_ms(timeout_ms))
+        check_retry_settings(max_retries, max_retry_after_s)
+        self._max_retries = max_retries
+        self._max_retry_after_s = float(max_retry_after_s)
+        self.set_intent(default_intent)
+        self._read_only = READ_ONLY_ACTIONS | frozenset(read_only_actions)
+        key = load_agent_key(
+            agent_private_key_pem, key_password, mock=self._endpoint.mock_name is not None
+        )
+        self._signer = RequestSigner(key, self._agent_id)
+        self._user_agent = user_agent()
+        self._tokens = AsyncTokenManager(
+            self._mint_token, check_ttl_minutes(managed_token_ttl_minutes)
+        )
+        self._minted: OrderedDict[str, TokenInfo] = OrderedDict()
+        self._retrying = AsyncRetrying(
+            stop=stop_never,
+            retry=retry_if_exception_type(_RetryLater),
+            wait=_wait_asked,
+            sleep=async_sleep,
+            reraise=True,
+        )
+        self._owns_http = http_client is None
+        if self._endpoint.mock_name is not None:
+            if http_client is not None:
+                raise GatewayConfigError("http_client cannot be combined with a mock:// base_url")
+            from ..testing._mock import AsyncGatewayMockTransport
+
+            transport = AsyncGatewayMockTransport(
+                self._endpoint.mock_name,
+                agent_id=self._agent_id,
+                public_key_pem=key.public_key_pem(),
+            )
+            self._http = httpx.AsyncClient(transport=transport)
+        else:
+            self._http = http_client or httpx.AsyncClient()
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(base_url={self._endpoint.base_url!r}, "
+            f"agent_id={self._agent_id!r})"
+        )
+
+    __str__ = __repr__
+
+    @property
+    def base_url(self) -> str:
+        return self._endpoint.base_url
+
+    @property
+    def agent_id(self) -> str:
+        return self._agent_id
+
+    @property
+    def intent(self) -> str | None:
+        return self._intent
+
+    def set_intent(self, intent: str | None) -> None:
+        """Set the intent sent with every following call (None clears it)."""
+        if intent is not None and (not isinstance(intent, str) or not intent.strip()):
+            raise GatewayValidationError("intent must be a non-empty string or None")
+        self._intent = intent
+
+    async def close(self) -> None:
+        """Close the connection pool (not an `http_client` passed in by the caller)."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> GatewayClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # Tokens
+
+    async def get_token(self, opts: TokenOptions | Mapping[str, Any]) -> str:
+        """Mint a token for the given tools and permissions; returns the token string."""
+        return (await self.get_token_info(opts)).agent_token
+
+    async def get_token_info(self, opts: TokenOptions | Mapping[str, Any]) -> TokenInfo:
+        """Like `get_token`, with the token id, expiry and scope the gateway answered."""
+        return await self._mint_token(TokenOptions.coerce(opts))
+
+    async def _mint_token(self, options: TokenOptions) -> TokenInfo:
+        request = token_request_body(
+            self._agent_id, options.tools, options.permissions, options.ttl_minutes, utc_now()
+        )
+        response, _ = await self._send(
+            "POST",
+            "/api/generate-token",
+            body=encode_json(request),
+            correlation_id=generate_correlation_id(),
+            idempotent=True,
+        )
+        info = _token_info(_json_object(response), request, options)
+        self._remember(info)
+        return info
+
+    def _remember(self, info: TokenInfo) -> None:
+        self._minted[info.agent_token] = info
+        while len(self._minted) > _MINTED_TOKENS_KEPT:
+            self._minted.popitem(last=False)
+
+    async def _credential(
+        self, tool: str, action: str, agent_token: str | None, proof_override: Any
+    ) -> Credential:
+        if agent_token is None:
+            permissions = (
+                ["read"] if is_read_only(tool, action, self._read_only) else ["read", "write"]
+            )
+            info = await self._tokens.get([tool], permissions)
+            proof = (
+                info.proof_payload if proof_override is None else proof_payload_text(proof_override)
+            )
+            return Credential(info.agent_token, info.token_id, proof, managed=True)
+        check_name(agent_token, "agent_token")
+        claims = decode_token(agent_token)
+        check_caller_token(claims, utc_now())
+        check_scope(claims, tool)
+        minted = self._minted.get(agent_token)
+        token_id = minted.token_id if minted else None
+        proof = minted.proof_payload if minted else None
+        if proof_override is not None:
+            proof = proof_payload_text(proof_override)
+        return Credential(agent_token, token_id if proof is not None else None, proof)
+
+    # Calls
+
+    async def proxy(
+        self,
+        tool: str,
+        action: str,
+        params: Mapping[str, Any] | None = None,
+        agent_token: str | None = None,
+        proof_payload_override: Any = None,
+        *,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> Any:
+        """Call `tool`/`action` through the gateway and return the result's `data`."""
+        response = await self.proxy_response(
+            tool,
+            action,
+            params,
+            agent_token,
+            proof_payload_override,
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+        )
+        return response.data
+
+    async def proxy_response(
+        self,
+        tool: str,
+        action: str,
+        params: Mapping[str, Any] | None = None,
+        agent_token: str | None = None,
+        proof_payload_override: Any = None,
+        *,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> ProxyResponse:
+        """Like `proxy`, returning the whole answer (metadata, ids, rotation hint)."""
+        response, attempts, call_id = await self._proxy_call(
+            tool, action, params, agent_token, proof_payload_override,
+            idempotency_key=idempotency_key, correlation_id=correlation_id, run_async=False,
+        )  # fmt: skip
+        body = _json_object(response)
+        metadata = body.get("metadata")
+        return ProxyResponse(
+            data=body.get("data"),
+            metadata=metadata if isinstance(metadata, dict) else {},
+            correlation_id=call_id,
+            server_correlation_id=response.headers.get("x-correlation-id"),
+            status_code=response.status_code,
+            rotation_recommended=_rotation_recommended(response),
+            token_expires_at=response.headers.get(HEADER_TOKEN_EXPIRES_AT),
+            idempotent_replayed=response.headers.get(HEADER_IDEMPOTENT_REPLAYED) == "true",
+            attempts=attempts,
+        )
+
+    async def proxy_async(
+        self,
+        tool: str,
+        action: str,
+        params: Mapping[str, Any] | None = None,
+        agent_token: str | None = None,
+        *,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Start `tool`/`action` as a background job; returns `{"job_id": ..., "status": ...}`."""
+        response, _, call_id = await self._proxy_call(
+            tool, action, params, agent_token, None,
+            idempotency_key=idempotency_key, correlation_id=correlation_id, run_async=True,
+        )  # fmt: skip
+        body = _json_object(response)
+        job_id = body.get("job_id")
+        if not isinstance(job_id, str) or not job_id:
+            raise GatewayError(
+                "The gateway does not support jobs: it ignored async and ran the call at once "
+                "(its answer is in `details`); use proxy() with this gateway",
+                code=JOBS_UNSUPPORTED,
+                status_code=response.status_code,
+                correlation_id=call_id,
+                server_correlation_id=response.headers.get("x-correlation-id"),
+                details=mask_sensitive(body),
+            )
+        return {"job_id": job_id, "status": body.get("status", "queued")}
+
+    async def _proxy_call(
+        self,
+        tool: str,
+        action: str,
+        params: Mapping[str, Any] | None,
+        agent_token: str | None,
+        proof_override: Any,
+        *,
+        idempotency_key: str | None,
+        correlation_id: str | None,
+        run_async: bool,
+    ) -> tuple[httpx.Response, int, str]:
+        check_name(tool, "tool")
+        check_name(action, "action")
+        checked = check_params(params)
+        key, chosen = choose_idempotency_key(idempotency_key, checked)
+        idempotent = chosen or is_read_only(tool, action, self._read_only)
+        sent_params = params_with_intent(checked, self._intent)
+        encode_json(sent_params)  # refuse what cannot be sent before minting anything
+        call_id = correlation_id or generate_correlation_id()
+        for token_round in (1, 2):
+            credential = await self._credential(tool, action, agent_token, proof_override)
+            body = proxy_body(
+                tool=tool,
+                action=action,
+                params=sent_params,
+                agent_token=credential.agent_token,
+                token_id=credential.token_id,
+                proof_payload=credential.proof_payload,
+                intent=self._intent,
+                run_async=run_async,
+            )
+            try:
+                response, attempts = await self._send(
+                    "POST",
+                    "/api/proxy-request",
+                    body=encode_json(body),
+                    correlation_id=call_id,
+                    idempotency_key=key,
+                    idempotent=idempotent,
+                    call=f"{tool}:{action}",
+                    log_params=sent_params,
+                    credential=credential,
+                )
+            except GatewayTokenError:
+                if credential.managed and token_round == 1:
+                    self._tokens.discard(credential.agent_token)
+                    continue
+                raise
+            return response, attempts, call_id
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # Jobs
+
+    async def get_job(self, job_id: str) -> JobResponse:
+        """The state of a background job."""
+        response, _ = await self._send(
+            "GET",
+            job_path(job_id),
+            body=None,
+            correlation_id=generate_correlation_id(),
+            idempotent=True,
+        )
+        return JobResponse.from_body(_json_object(response))
+
+    async def wait_for_job(
+        self, job_id: str, *, timeout_s: float = 60.0, poll_interval_s: float = 0.25
+    ) -> JobResponse:
+        """Poll a job, with growing intervals (capped at 5 s), until it is done or failed."""
+        deadline = time.monotonic() + timeout_s
+        interval = max(0.01, poll_interval_s)
+        while True:
+            job = await self.get_job(job_id)
+            if job.finished:
+                return job
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise GatewayTimeoutError(
+                    f"job {job_id!r} still {job.status} after {timeout_s:g} s", status_code=None
+                )
+            await async_sleep(min(interval, left))
+            interval = min(interval * 1.5, JOB_POLL_CAP_S)
+
+    # Transport
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | None,
+        correlation_id: str,
+        idempotent: bool,
+        idempotency_key: str | None = None,
+        call: str | None = None,
+        log_params: Any = None,
+        credential: Credential | None = None,
+    ) -> tuple[httpx.Response, int]:
+        """Send one call: sign, send, classify and retry; returns the success and attempts."""
+        url = self._endpoint.base_url + path
+        headers = request_headers(
+            agent=self._user_agent,
+            correlation_id=correlation_id,
+            idempotency_key=idempotency_key,
+            has_body=body is not None,
+        )
+        attempts = 0
+        async for attempt in self._retrying.copy():
+            with attempt:
+                attempts += 1
+                signed = {**headers, **self._signer.sign(method, url, headers, body)}
+                started = time.perf_counter()
+                try:
+                    response = await self._http.request(
+                        method, url, content=body, headers=signed, timeout=self._timeout
+                    )
+                except httpx.TransportError as exc:
+                    failure = classify_exception(exc)
+                    self._log(
+                        method, path, call, correlation_id, attempts, exc, started, log_params
+                    )
+                    decision = decide(
+                        retries_done=attempts - 1,
+                        max_retries=self._max_retries,
+                        idempotent=idempotent,
+                        failure=failure,
+                        max_retry_after_s=self._max_retry_after_s,
+                    )
+                    if decision.retry:
+                        raise _RetryLater(decision.wait_s) from None
+                    raise _network_error(exc, failure, correlation_id, attempts) from None
+                self._log(
+                    method, path, call, correlation_id, attempts, response, started, log_params
+                )
+                if credential is not None:
+                    self._observe_rotation(response, credential)
+                if response.is_success:
+                    return response, attempts
+                retry_after = parse_retry_after(response.headers, _json_or_none(response))
+                decision = decide(
+                    retries_done=attempts - 1,
+                    max_retries=self._max_retries,
+                    idempotent=idempotent,
+                    status_code=response.status_code,
+                    retry_after=retry_after,
+                    max_retry_after_s=self._max_retry_after_s,
+                )
+                if decision.retry:
+                    raise _RetryLater(decision.wait_s)
+                raise error_from_response(
+                    response.status_code,
+                    response.content,
+                    response.headers,
+                    correlation_id=correlation_id,
+                    retry_after=retry_after,
+                    attempts=attempts,
+                )
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _observe_rotation(self, response: httpx.Response, credential: Credential) -> None:
+        if not _rotation_recommended(response):
+            return
+        if credential.managed:
+            self._tokens.mark_stale(credential.agent_token)
+        else:
+            logger.warning(
+                "gateway recommends rotating the agent token (expires at %s); mint a new one "
+                "with get_token()",
+                response.headers.get(HEADER_TOKEN_EXPIRES_AT, "unknown"),
+            )
+
+    def _log(
+        self,
+        method: str,
+        path: str,
+        call: str | None,
+        correlation_id: str,
+        attempt: int,
+        outcome: httpx.Response | Exception,
+        started: float,
+        params: Any,
+    ) -> None:
+        if not logger.isEnabledFor(logging.DEBUG):
+            return
+        status = (
+            outcome.status_code if isinstance(outcome, httpx.Response) else type(outcome).__name__
+        )
+        logger.debug(
+            describe_attempt(
+                method=method,
+                path=path,
+                call=call,
+                correlation_id=correlation_id,
+                attempt=attempt,
+                status=status,
+                elapsed_ms=(time.perf_counter() - started) * 1000,
+                params=params,
+            )
+        )
+
+
+def _rotation_recommended(response: httpx.Response) -> bool:
+    return str(response.headers.get(HEADER_ROTATION_RECOMMENDED, "")).lower() == "true"
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _json_object(response: httpx.Response) -> dict[str, Any]:
+    body = _json_or_none(response)
+    if not isinstance(body, dict):
+        raise GatewayError(
+            f"gateway answered {response.status_code} with a body that is not a JSON object: "
+            f"{response.text[:200]!r}",
+            code=BAD_RESPONSE,
+            status_code=response.status_code,
+            server_correlation_id=response.headers.get("x-correlation-id"),
+        )
+    return body
+
+
+def _token_info(body: dict[str, Any], request: dict[str, Any], options: TokenOptions) -> TokenInfo:
+    token = body.get("agent_token")
+    if not isinstance(token, str) or not token:
+        raise GatewayError("generate-token answer has no agent_token", code=BAD_RESPONSE)
+    claims = decode_token(token)
+    expires_at = (
+        parse_timestamp(body.get("expires_at"))
+        or (claims.expires_at if claims else None)
+        or parse_timestamp(request["expires_at"])
+    )
+    assert expires_at is not None
+    token_id = body.get("token_id")
+    return TokenInfo(
+        agent_token=token,
+        token_id=token_id if isinstance(token_id, str) else None,
+        expires_at=expires_at,
+        agent_name=body.get("agent_name") if isinstance(body.get("agent_name"), str) else None,
+        tools=tuple(options.tools),
+        permissions=tuple(options.permissions),
+        proof_payload=claims.raw_payload.decode() if claims and claims.form == "gateway" else None,
+    )
+
+
+def _network_error(
+    exc: httpx.TransportError, failure: Failure, correlation_id: str, attempts: int
+) -> GatewayNetworkError:
+    cls = GatewayTimeoutError if isinstance(exc, httpx.TimeoutException) else GatewayNetworkError
+    what = {
+        Failure.NOT_SENT: "could not reach the gateway",
+        Failure.TIMED_OUT: "the gateway did not answer in time",
+        Failure.DROPPED: "the connection was lost before an answer",
+    }[failure]
+    return cls(
+        f"{what} ({type(exc).__name__}: {exc})", correlation_id=correlation_id, attempts=attempts
+    )

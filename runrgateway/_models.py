@@ -1,0 +1,116 @@
+"""Data returned to and taken from callers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from dataclasses_json import DataClassJsonMixin
+
+from ._constants import JOB_STATUSES, MAX_TTL_MINUTES, MIN_TTL_MINUTES
+from ._errors import BAD_RESPONSE, GatewayError, GatewayValidationError
+
+
+@dataclass(frozen=True)
+class TokenOptions(DataClassJsonMixin):
+    """What a token is for: `TokenOptions(tools=["serpapi"], permissions=["read"])`."""
+
+    tools: list[str]
+    permissions: list[str]
+    ttl_minutes: int = 15
+
+    def __post_init__(self) -> None:
+        for name in ("tools", "permissions"):
+            value = getattr(self, name)
+            if (
+                not isinstance(value, (list, tuple))
+                or not value
+                or not all(isinstance(item, str) and item for item in value)
+            ):
+                raise GatewayValidationError(f"{name} must be a non-empty list of strings")
+        ttl = self.ttl_minutes
+        if isinstance(ttl, bool) or not isinstance(ttl, int):
+            raise GatewayValidationError("ttl_minutes must be an integer")
+        if not MIN_TTL_MINUTES <= ttl <= MAX_TTL_MINUTES:
+            raise GatewayValidationError(
+                f"ttl_minutes must be between {MIN_TTL_MINUTES} and {MAX_TTL_MINUTES}, got {ttl}"
+            )
+
+    @classmethod
+    def coerce(cls, opts: TokenOptions | Mapping[str, Any]) -> TokenOptions:
+        """Accept a `TokenOptions` or a mapping with the same keys."""
+        if isinstance(opts, TokenOptions):
+            return opts
+        if not isinstance(opts, Mapping):
+            raise GatewayValidationError("token options must be a mapping or TokenOptions")
+        unknown = set(opts) - {"tools", "permissions", "ttl_minutes"}
+        if unknown:
+            raise GatewayValidationError(f"unknown token options: {', '.join(sorted(unknown))}")
+        missing = {"tools", "permissions"} - set(opts)
+        if missing:
+            raise GatewayValidationError(f"missing token options: {', '.join(sorted(missing))}")
+        return cls(
+            tools=list(opts["tools"])
+            if isinstance(opts["tools"], (list, tuple))
+            else opts["tools"],
+            permissions=list(opts["permissions"])
+            if isinstance(opts["permissions"], (list, tuple))
+            else opts["permissions"],
+            ttl_minutes=opts.get("ttl_minutes", 15),
+        )
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """A minted token and what the gateway said about it."""
+
+    agent_token: str = field(repr=False)
+    token_id: str | None
+    expires_at: datetime
+    agent_name: str | None = None
+    tools: tuple[str, ...] = ()
+    permissions: tuple[str, ...] = ()
+    # The exact decoded first segment of the token: the gateway's provenance proof.
+    proof_payload: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class ProxyResponse(DataClassJsonMixin):
+    """The full answer to a proxied call."""
+
+    data: Any
+    metadata: dict[str, Any]
+    correlation_id: str
+    server_correlation_id: str | None = None
+    status_code: int = 200
+    rotation_recommended: bool = False
+    token_expires_at: str | None = None
+    idempotent_replayed: bool = False
+    attempts: int = 1
+
+
+@dataclass(frozen=True)
+class JobResponse(DataClassJsonMixin):
+    """The state of a background job: status is queued, running, done or failed."""
+
+    job_id: str
+    status: str
+    result: Any = None
+    error: Any = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("done", "failed")
+
+    @classmethod
+    def from_body(cls, body: Any) -> JobResponse:
+        if not isinstance(body, Mapping) or not isinstance(body.get("job_id"), str):
+            raise GatewayError("job answer has no job_id", code=BAD_RESPONSE)
+        status = body.get("status")
+        if status not in JOB_STATUSES:
+            raise GatewayError(f"job answer has an unknown status: {status!r}", code=BAD_RESPONSE)
+        return cls(
+            job_id=body["job_id"], status=status, result=body.get("result"), error=body.get("error")
+        )

@@ -1,0 +1,233 @@
+"""Building requests: configuration checks, bodies, headers, keys. Pure functions."""
+
+from __future__ import annotations
+
+import json
+import platform
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from ._constants import (
+    HEADER_CORRELATION_ID,
+    HEADER_IDEMPOTENCY_KEY,
+    MAX_TTL_MINUTES,
+    MIN_TTL_MINUTES,
+    READ_ONLY_ACTIONS,
+    USER_AGENT,
+)
+from ._errors import GatewayConfigError, GatewayValidationError
+from ._ids import generate_idempotency_key
+from ._signing import AgentKey
+from ._tokens import format_utc
+
+_SCHEMES = ("http", "https", "mock")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a client sends its calls."""
+
+    base_url: str  # without a trailing slash
+    mock_name: str | None  # the embedded gateway's name for mock:// URLs
+
+
+def parse_base_url(base_url: Any) -> Endpoint:
+    if not isinstance(base_url, str) or not base_url.strip():
+        raise GatewayConfigError(
+            "base_url must be a non-empty string such as https://gateway.internal"
+        )
+    url = base_url.strip().rstrip("/")
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        raise GatewayConfigError("base_url is not a valid URL") from None
+    if parts.scheme not in _SCHEMES:
+        raise GatewayConfigError(
+            f"base_url must start with http://, https:// or mock://, got scheme {parts.scheme!r}"
+        )
+    if not parts.netloc:
+        raise GatewayConfigError("base_url has no host")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise GatewayConfigError("base_url must not carry credentials, a query or a fragment")
+    return Endpoint(base_url=url, mock_name=parts.hostname if parts.scheme == "mock" else None)
+
+
+def check_agent_id(agent_id: Any) -> str:
+    if not isinstance(agent_id, str) or not agent_id.strip():
+        raise GatewayConfigError("agent_id must be a non-empty string")
+    return agent_id
+
+
+def check_timeout_ms(timeout_ms: Any) -> float:
+    """The per-attempt timeout in seconds."""
+    if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, (int, float)) or timeout_ms <= 0:
+        raise GatewayConfigError("timeout_ms must be a positive number of milliseconds")
+    return float(timeout_ms) / 1000.0
+
+
+def check_retry_settings(max_retries: Any, max_retry_after_s: Any) -> None:
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise GatewayConfigError("max_retries must be an integer >= 0")
+    if (
+        isinstance(max_retry_after_s, bool)
+        or not isinstance(max_retry_after_s, (int, float))
+        or max_retry_after_s < 0
+    ):
+        raise GatewayConfigError("max_retry_after_s must be a number >= 0")
+
+
+def check_ttl_minutes(ttl_minutes: Any) -> int:
+    if (
+        isinstance(ttl_minutes, bool)
+        or not isinstance(ttl_minutes, int)
+        or not MIN_TTL_MINUTES <= ttl_minutes <= MAX_TTL_MINUTES
+    ):
+        raise GatewayConfigError(
+            "managed_token_ttl_minutes must be an integer from "
+            f"{MIN_TTL_MINUTES} to {MAX_TTL_MINUTES}"
+        )
+    return ttl_minutes
+
+
+def user_agent() -> str:
+    import httpx
+
+    return f"{USER_AGENT} python/{platform.python_version()} httpx/{httpx.__version__}"
+
+
+def encode_json(value: Any, what: str = "params") -> bytes:
+    """Compact JSON bytes; a `GatewayValidationError` when `value` cannot be serialised."""
+    try:
+        return json.dumps(
+            value, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        ).encode()
+    except (TypeError, ValueError) as exc:
+        raise GatewayValidationError(f"{what} must be JSON-serialisable: {exc}") from None
+
+
+def check_name(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise GatewayValidationError(f"{what} must be a non-empty string")
+    return value
+
+
+def check_params(params: Any) -> Mapping[str, Any]:
+    if params is None:
+        return {}
+    if not isinstance(params, Mapping):
+        raise GatewayValidationError("params must be a dict (a JSON object)")
+    return params
+
+
+def choose_idempotency_key(argument: str | None, params: Mapping[str, Any]) -> tuple[str, bool]:
+    """The call's idempotency key, and whether the caller chose it (making the call retryable)."""
+    if argument is not None:
+        return check_name(argument, "idempotency_key"), True
+    from_params = params.get("idempotency_key")
+    if isinstance(from_params, str) and from_params:
+        return from_params, True
+    return generate_idempotency_key(), False
+
+
+def is_read_only(tool: str, action: str, read_only: frozenset[str] = READ_ONLY_ACTIONS) -> bool:
+    return f"{tool}:{action}" in read_only
+
+
+def params_with_intent(params: Mapping[str, Any], intent: str | None) -> dict[str, Any]:
+    """A copy of params carrying the intent, unless the caller put one there."""
+    copied = dict(params)
+    if intent is not None and "intent" not in copied:
+        copied["intent"] = intent
+    return copied
+
+
+def proxy_body(
+    *,
+    tool: str,
+    action: str,
+    params: Mapping[str, Any],
+    agent_token: str,
+    token_id: str | None,
+    proof_payload: str | None,
+    intent: str | None,
+    run_async: bool = False,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "agent_token": agent_token,
+        "tool": tool,
+        "action": action,
+        "params": params,
+    }
+    if token_id is not None:
+        body["token_id"] = token_id
+        body["proof_payload"] = proof_payload
+    effective_intent = params.get("intent", intent)
+    if effective_intent is not None:
+        body["intent"] = effective_intent
+    if run_async:
+        body["async"] = True
+    return body
+
+
+def proof_payload_text(override: Any) -> str:
+    """A caller's `proof_payload_override` as sent: strings as given, else compact JSON."""
+    if isinstance(override, bytes):
+        return override.decode()
+    if isinstance(override, str):
+        return override
+    return encode_json(override, "proof_payload_override").decode()
+
+
+def token_request_body(
+    agent_id: str, tools: list[str], permissions: list[str], ttl_minutes: int, now: datetime
+) -> dict[str, Any]:
+    return {
+        "agent_id": agent_id,
+        "tools": list(tools),
+        "permissions": list(permissions),
+        "expires_at": format_utc(now + timedelta(minutes=ttl_minutes)),
+    }
+
+
+def request_headers(
+    *, agent: str, correlation_id: str, idempotency_key: str | None, has_body: bool
+) -> dict[str, str]:
+    headers = {
+        "user-agent": agent,
+        "accept": "application/json",
+        HEADER_CORRELATION_ID: correlation_id,
+    }
+    if idempotency_key is not None:
+        headers[HEADER_IDEMPOTENCY_KEY] = idempotency_key
+    if has_body:
+        headers["content-type"] = "application/json"
+    return headers
+
+
+def job_path(job_id: Any) -> str:
+    """`/api/jobs/{id}` with the id as exactly one path segment."""
+    check_name(job_id, "job_id")
+    segment = quote(job_id, safe="")
+    if segment in (".", ".."):
+        segment = segment.replace(".", "%2E")
+    return f"/api/jobs/{segment}"
+
+
+def load_agent_key(pem: Any, password: Any, *, mock: bool) -> AgentKey:
+    """The agent's signing key; a placeholder (not PEM) is accepted only for mock:// URLs."""
+    if password is not None and not isinstance(password, (str, bytes)):
+        raise GatewayConfigError("key_password must be str or bytes")
+    if not isinstance(pem, (str, bytes)) or not pem:
+        raise GatewayConfigError("agent_private_key_pem must be a PEM private key (str or bytes)")
+    looks_like_pem = b"-----BEGIN" in (pem if isinstance(pem, bytes) else pem.encode())
+    if mock and not looks_like_pem:
+        return AgentKey.generate("ed25519")
+    if not looks_like_pem:
+        raise GatewayConfigError(
+            "agent_private_key_pem is not a PEM private key (placeholders are accepted only "
+            "with a mock:// base_url)"
+        )
+    return AgentKey.from_pem(pem, password, parameter="agent_private_key_pem")
