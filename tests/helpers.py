@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
+import json
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from datetime import datetime, timedelta, timezone
+from typing import Any, TypeVar
+
+import httpx
+
+from runrgateway._tokens import format_utc
 
 T = TypeVar("T")
 
@@ -20,3 +29,63 @@ def run_concurrently(calls: list[Callable[[], T]], max_workers: int = 16) -> lis
     with ThreadPoolExecutor(max_workers=max_workers) as pool:
         futures = [pool.submit(call) for call in calls]
         return [future.result() for future in futures]
+
+
+def gateway_token(
+    *,
+    tools: list[str],
+    permissions: list[str] | None = None,
+    issued_at: datetime | None = None,
+    expires_at: datetime | None = None,
+    agent_id: str = "agent-1",
+) -> str:
+    """A token in the real gateway's `base64(json).hexhmac` form (HMAC key is made up)."""
+    issued = issued_at or datetime.now(timezone.utc)
+    payload = {
+        "agent_id": agent_id,
+        "agent_name": "test agent",
+        "tools": tools,
+        "permissions": permissions or ["read"],
+        "expires_at": format_utc(expires_at or issued + timedelta(minutes=15)),
+        "nonce": "n0nce",
+        "issued_at": format_utc(issued),
+    }
+    text = base64.b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode()
+    signature = hmac.new(b"not-the-gateway-secret", text.encode(), hashlib.sha256).hexdigest()
+    return f"{text}.{signature}"
+
+
+def json_body(request: httpx.Request) -> Any:
+    return json.loads(request.content)
+
+
+def token_answer(request: httpx.Request) -> httpx.Response:
+    """A respx side effect answering generate-token as the real gateway does (201)."""
+    body = json_body(request)
+    issued = datetime.now(timezone.utc)
+    expires = datetime.fromisoformat(body["expires_at"].replace("Z", "+00:00"))
+    token = gateway_token(
+        tools=body["tools"], permissions=body["permissions"], issued_at=issued, expires_at=expires
+    )
+    return httpx.Response(
+        201,
+        json={
+            "agent_token": token,
+            "token_id": f"tok-{hashlib.sha256(token.encode()).hexdigest()[:12]}",
+            "expires_at": body["expires_at"],
+            "agent_name": "test agent",
+        },
+    )
+
+
+def proxy_answer(data: Any = None, status: int = 200, **headers: str) -> httpx.Response:
+    """The real gateway's success body for /api/proxy-request."""
+    return httpx.Response(
+        status,
+        json={
+            "success": True,
+            "data": {"ok": True} if data is None else data,
+            "metadata": {"agent_id": "agent-1", "tool": "t", "action": "a", "response_time_ms": 3},
+        },
+        headers={"x-correlation-id": "req_1700000000000_abcdefghi", **headers},
+    )

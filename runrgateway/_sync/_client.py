@@ -425,7 +425,7 @@ class SyncGatewayClient:
         credential: Credential | None = None,
     ) -> tuple[httpx.Response, int]:
         """Send one call: sign, send, classify and retry; returns the success and attempts."""
-        url = self._endpoint.base_url + path
+        url = str(httpx.URL(self._endpoint.base_url + path))  # sign exactly what httpx sends
         headers = request_headers(
             agent=self._user_agent,
             correlation_id=correlation_id,

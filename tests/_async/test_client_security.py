@@ -1,0 +1,178 @@
+"""Secrets never reach a log record, an error message or a repr; settings are checked."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import respx
+
+from runrgateway import GatewayClient, GatewayConfigError, GatewayError, TokenOptions
+from runrgateway._signing import AgentKey, SignatureVerifier
+from tests.helpers import proxy_answer, token_answer
+
+BASE = "https://gw.test"
+SECRET_PARAMS = {
+    "q": "plumbers",
+    "api_key": "sk-live-abcdef0123456789",
+    "nested": {"password": "hunter2-hunter2", "list": [{"client_secret": "cs-0123456789"}]},
+    "auth": "Bearer eyJhbGciOi.secretbearer.value",
+}
+SECRET_VALUES = ["sk-live-abcdef0123456789", "hunter2-hunter2", "cs-0123456789", "secretbearer"]
+
+
+@pytest.fixture
+def router() -> Iterator[respx.MockRouter]:
+    with respx.mock(base_url=BASE, assert_all_called=False) as mock:
+        mock.post("/api/generate-token", name="token").mock(side_effect=token_answer)
+        yield mock
+
+
+def pem_lines(pem: str) -> list[str]:
+    return [line for line in pem.splitlines() if line and not line.startswith("-----")]
+
+
+async def test_a_whole_session_logs_no_secret(
+    router: respx.MockRouter, agent_pem: str, debug_logs: pytest.LogCaptureFixture
+) -> None:
+    proxy = router.post("/api/proxy-request").mock(
+        side_effect=[
+            httpx.Response(503),
+            proxy_answer(**{"x-token-rotation-recommended": "true"}),
+            httpx.Response(403, json={"error": "Token expired"}),
+            proxy_answer(),
+            httpx.Response(
+                400, json={"error": "Parameter validation failed", "details": SECRET_PARAMS}
+            ),
+        ]
+    )
+    errors: list[str] = []
+    async with GatewayClient(BASE, "agent-1", agent_pem, "research") as gw:
+        await gw.proxy("serpapi", "search", SECRET_PARAMS)
+        await gw.proxy("serpapi", "search", SECRET_PARAMS)
+        token = await gw.get_token({"tools": ["serpapi"], "permissions": ["read"]})
+        try:
+            await gw.proxy("serpapi", "search", SECRET_PARAMS, token)
+        except GatewayError as exc:
+            errors += [str(exc), repr(exc), repr(exc.details)]
+        errors.append(repr(gw))
+    tokens = [r.response.json()["agent_token"] for r in router["token"].calls]
+    signatures = [call.request.headers["signature"] for call in proxy.calls]
+    logged = "\n".join(record.getMessage() for record in debug_logs.records) + "\n".join(errors)
+    assert len([r for r in debug_logs.records if r.levelno == logging.DEBUG]) >= 6
+    assert "serpapi:search" in logged and "***MASKED***" in logged
+    for secret in [*SECRET_VALUES, *tokens, *signatures, *pem_lines(agent_pem)]:
+        assert secret not in logged
+    for token in tokens:  # not even the signature half of a token
+        assert token.split(".")[1] not in logged
+
+
+async def test_debug_line_per_attempt(
+    router: respx.MockRouter, agent_pem: str, debug_logs: pytest.LogCaptureFixture
+) -> None:
+    router.post("/api/proxy-request").mock(side_effect=[httpx.Response(503), proxy_answer()])
+    async with GatewayClient(BASE, "agent-1", agent_pem) as gw:
+        response = await gw.proxy_response("serpapi", "search", {"q": "x"})
+    lines = [r.getMessage() for r in debug_logs.records if "/api/proxy-request" in r.getMessage()]
+    assert len(lines) == 2
+    assert "attempt=1" in lines[0] and "status=503" in lines[0]
+    assert "attempt=2" in lines[1] and "status=200" in lines[1]
+    assert all(f"correlation_id={response.correlation_id}" in line for line in lines)
+    assert all("elapsed_ms=" in line and "call=serpapi:search" in line for line in lines)
+
+
+async def test_repr_shows_url_and_agent_only(agent_pem: str) -> None:
+    async with GatewayClient(BASE, "agent-1", agent_pem) as gw:
+        text = repr(gw) + str(gw)
+    assert "https://gw.test" in text and "agent-1" in text
+    assert not any(line in text for line in pem_lines(agent_pem))
+
+
+@pytest.mark.parametrize(
+    "kwargs, parameter",
+    [
+        ({"base_url": "ftp://gw"}, "base_url"),
+        ({"base_url": ""}, "base_url"),
+        ({"base_url": "https://user:pw@gw"}, "base_url"),
+        ({"agent_id": ""}, "agent_id"),
+        ({"agent_id": None}, "agent_id"),
+        ({"agent_private_key_pem": "test-key"}, "agent_private_key_pem"),
+        ({"timeout_ms": 0}, "timeout_ms"),
+        ({"timeout_ms": -5}, "timeout_ms"),
+        ({"max_retries": -1}, "max_retries"),
+        ({"max_retry_after_s": -1}, "max_retry_after_s"),
+        ({"key_password": 1234}, "key_password"),
+        ({"managed_token_ttl_minutes": 0}, "managed_token_ttl_minutes"),
+    ],
+)
+async def test_bad_settings_name_the_parameter(
+    agent_pem: str, kwargs: dict[str, object], parameter: str
+) -> None:
+    settings: dict[str, object] = {
+        "base_url": BASE,
+        "agent_id": "agent-1",
+        "agent_private_key_pem": agent_pem,
+    }
+    settings.update(kwargs)
+    with pytest.raises(GatewayConfigError) as caught:
+        GatewayClient(**settings)  # type: ignore[arg-type]
+    assert parameter in str(caught.value)
+    assert isinstance(caught.value, ValueError)
+    assert not any(line in str(caught.value) for line in pem_lines(agent_pem))
+
+
+async def test_a_broken_key_is_refused_without_echoing_it() -> None:
+    broken = AgentKey.generate("rsa").private_key_pem().replace("A", "B", 40)
+    with pytest.raises(GatewayConfigError) as caught:
+        GatewayClient(BASE, "agent-1", broken)
+    text = f"{caught.value} {caught.value!r} {caught.value.__context__!r}"
+    assert "agent_private_key_pem" in text
+    assert not any(line in text for line in pem_lines(broken))
+
+
+@pytest.mark.parametrize("kind", ["ed25519", "ec", "ec-p384", "rsa"])
+async def test_every_request_is_signed_verifiably(router: respx.MockRouter, kind: str) -> None:
+    key = AgentKey.generate(kind)
+    proxy = router.post("/api/proxy-request").mock(return_value=proxy_answer())
+    jobs = router.get("/api/jobs/j%2F1").mock(
+        return_value=httpx.Response(200, json={"job_id": "j/1", "status": "done"})
+    )
+    async with GatewayClient(BASE, "agent-9", key.private_key_pem()) as gw:
+        await gw.proxy("serpapi", "search", {"q": "é?&/"})
+        await gw.get_job("j/1")
+    verifier = SignatureVerifier()
+    requests = [
+        router["token"].calls.last.request,
+        proxy.calls.last.request,
+        jobs.calls.last.request,
+    ]
+    for request in requests:
+        keyid = verifier.verify(
+            request.method, str(request.url), request.headers, request.content, key.public_key
+        )
+        assert keyid == "agent-9"
+    assert (
+        f'alg="{AgentKey.generate(kind).alg}"'
+        in proxy.calls.last.request.headers["signature-input"]
+    )
+
+
+async def test_encrypted_key_with_password(router: respx.MockRouter) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    private = ec.generate_private_key(ec.SECP256R1())
+    pem = private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"pw-123"),
+    ).decode()
+    async with GatewayClient(BASE, "agent-1", pem, key_password="pw-123") as gw:
+        await gw.get_token(TokenOptions(tools=["serpapi"], permissions=["read"]))
+    assert (
+        'alg="ecdsa-p256-sha256"' in router["token"].calls.last.request.headers["signature-input"]
+    )
+    with pytest.raises(GatewayConfigError, match="key_password"):
+        GatewayClient(BASE, "agent-1", pem, key_password="wrong")
