@@ -1,0 +1,424 @@
+"""`EmbeddedGateway`: a faithful, thread-safe, in-memory 4Runr Gateway.
+
+Plain requests in, plain answers (or fault instructions) out; transports (the
+httpx mock transports, the HTTP server) carry them. Routes follow wire.md Part A,
+with the Part B additions (signatures, error codes, Retry-After, token scope,
+jobs, idempotency, fake tools, faults).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .._errors import SIGNATURE_INVALID, VALIDATION_FAILED
+from ._agents import DEFAULT_ROLE, Agent, AgentRegistry, generate_rsa_key_pair
+from ._faults import FaultPlan
+from ._idempotency import IdempotencyStore
+from ._jobs import JobRunner
+from ._messages import GatewayOutcome, GatewayRequest, GatewayResponse, error_response, route_of
+from ._policies import PolicyStore
+from ._proxy import handle_proxy_request, new_correlation_id
+from ._rate_limit import DEFAULT_CALLS, DEFAULT_WINDOW_S, FixedWindowLimiter
+from ._routes import (
+    create_agent,
+    create_policy,
+    framework_error,
+    generate_token,
+    get_job,
+    health,
+    not_found,
+    revoke_token,
+)
+from ._signatures import DEFAULT_MAX_SKEW_S, SignatureGuard, SignatureRejected
+from ._state import GatewayState, ToolRun
+from ._time import Clock, iso_utc_ms, parse_js_date
+from ._tokens import IssuedToken, TokenAuthority, claimed_agent_id
+from ._tools import BUILTIN_SCOPES
+
+ALLOW_BUILTIN_TOOLS: Mapping[str, Any] = {"scopes": list(BUILTIN_SCOPES)}
+"""A policy spec allowing every built-in ``tool:action``, without intent or guards."""
+
+MAX_LOGGED_REQUESTS = 10_000
+_SIGNED_ROUTES = ("generate-token", "proxy-request", "jobs")
+_REVOKE_PREFIX, _REVOKE_SUFFIX = "/api/admin/tokens/", "/revoke"
+_JOBS_PREFIX = "/api/jobs/"
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request as the gateway saw it, and how it was answered.
+
+    `status` is None when the connection was dropped before an answer left.
+    """
+
+    method: str
+    path: str
+    route: str
+    headers: Mapping[str, str]
+    json: Any
+    status: int | None
+    time: float
+    correlation_id: str | None = None
+    dropped: bool = False
+
+
+@dataclass(frozen=True)
+class AgentCredentials:
+    """A created agent: its id and, when the gateway made the key pair, the private key PEM."""
+
+    agent_id: str
+    private_key_pem: str | None
+
+    def __repr__(self) -> str:
+        return f"AgentCredentials(agent_id={self.agent_id!r}, private_key_pem=<hidden>)"
+
+
+class EmbeddedGateway:
+    """An in-memory gateway. Thread-safe; every store locks for itself.
+
+    `auto_register_agents` is mock mode: an agent id seen for the first time is
+    created on the spot. `default_policy` applies to agents that have no policy of
+    their own or of their role (None: such agents are denied everything, as the
+    real gateway does). `rate_limit` is ``(calls, window_s)`` per agent, or None.
+    `clock` drives token expiry, rate windows, idempotency and job retention;
+    signature freshness is always checked against the real time.
+    """
+
+    def __init__(
+        self,
+        name: str = "embedded",
+        *,
+        auto_register_agents: bool = False,
+        default_policy: Mapping[str, Any] | None = None,
+        rate_limit: tuple[int, float] | None = (DEFAULT_CALLS, DEFAULT_WINDOW_S),
+        clock: Clock | None = None,
+        secret: bytes | None = None,
+        max_signature_skew_s: float = DEFAULT_MAX_SKEW_S,
+        tool_latency_s: float = 0.0,
+    ) -> None:
+        self.name = name
+        self.clock: Clock = clock or time.time
+        agents = AgentRegistry()
+        calls, window_s = rate_limit if rate_limit is not None else (None, DEFAULT_WINDOW_S)
+        self._state = GatewayState(
+            clock=self.clock,
+            agents=agents,
+            policies=PolicyStore(self.clock, dict(default_policy) if default_policy else None),
+            tokens=TokenAuthority(self.clock, secret),
+            limiter=FixedWindowLimiter(self.clock, calls, window_s),
+            idempotency=IdempotencyStore(self.clock),
+            jobs=JobRunner(self.clock),
+            faults=FaultPlan(),
+            signatures=SignatureGuard(agents.public_keys, max_skew_s=max_signature_skew_s),
+            auto_register_agents=auto_register_agents,
+            tool_latency_s=tool_latency_s,
+        )
+        self._log: list[RecordedRequest] = []
+        self._log_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"EmbeddedGateway(name={self.name!r})"
+
+    # ------------------------------------------------------------------ settings
+
+    @property
+    def url(self) -> str:
+        """The base URL a client uses to reach this gateway in process: ``mock://<name>``."""
+        return f"mock://{self.name}"
+
+    @property
+    def secret(self) -> bytes:
+        """The HMAC key of this gateway's tokens."""
+        return self._state.tokens.secret
+
+    @property
+    def auto_register_agents(self) -> bool:
+        return self._state.auto_register_agents
+
+    @auto_register_agents.setter
+    def auto_register_agents(self, value: bool) -> None:
+        self._state.auto_register_agents = value
+
+    @property
+    def tool_latency_s(self) -> float:
+        """How long every tool run takes (to observe running jobs or concurrent keys)."""
+        return self._state.tool_latency_s
+
+    @tool_latency_s.setter
+    def tool_latency_s(self, seconds: float) -> None:
+        self._state.tool_latency_s = max(0.0, seconds)
+
+    def set_rate_limit(self, calls: int | None, window_s: float = DEFAULT_WINDOW_S) -> None:
+        """`calls` per `window_s` per agent; None switches rate limiting off."""
+        self._state.limiter.configure(calls, window_s)
+
+    def set_default_policy(self, spec: Mapping[str, Any] | None) -> None:
+        """The spec for agents without policies (None: deny them, as the real gateway)."""
+        self._state.policies.fallback = dict(spec) if spec else None
+
+    # ---------------------------------------------------------------- the wire
+
+    def handle(self, request: GatewayRequest) -> GatewayOutcome:
+        """Answer one request, applying queued faults; transports carry out the outcome."""
+        decision = self._state.faults.take(request.path)
+        dropped = decision.drop is not None
+        if decision.drop is not None and decision.drop.before_sending:
+            self._record(request, None, dropped=True)
+            return GatewayOutcome(None, decision.delay_s, dropped_before_sending=True)
+        if decision.failure is not None:
+            response = decision.failure.response()
+        else:
+            response = self._route(request)
+        self._record(request, None if dropped else response, dropped=dropped)
+        return GatewayOutcome(response, decision.delay_s, drop_after=dropped)
+
+    def _route(self, request: GatewayRequest) -> GatewayResponse:
+        method, path = request.method, request.path
+        if method == "GET" and path == "/api/health":
+            return health(self._state)
+        if method == "GET" and path.startswith(_JOBS_PREFIX) and len(path) > len(_JOBS_PREFIX):
+            job_id = path[len(_JOBS_PREFIX) :]
+            job = self._state.jobs.get(job_id)
+            return self._signed(request, job.agent_id if job else None) or get_job(
+                self._state, job_id
+            )
+        if method != "POST":
+            return not_found(method, path)
+        if path.startswith(_REVOKE_PREFIX) and path.endswith(_REVOKE_SUFFIX):
+            token_id = path[len(_REVOKE_PREFIX) : -len(_REVOKE_SUFFIX)]
+            if token_id and "/" not in token_id:
+                return revoke_token(self._state, token_id)
+        if path not in ("/api/generate-token", "/api/proxy-request"):
+            if path == "/api/create-agent":
+                body, problem = _parse_body(request)
+                return problem or create_agent(self._state, body)[0]
+            if path == "/api/policies":
+                body, problem = _parse_body(request)
+                return problem or create_policy(self._state, body)
+            return not_found(method, path)
+        body, problem = _parse_body(request)
+        if problem is not None:
+            return problem
+        fields = body if isinstance(body, dict) else {}
+        if path == "/api/generate-token":
+            claimed = fields.get("agent_id")
+            rejected = self._signed(request, claimed if isinstance(claimed, str) else None)
+            return rejected or generate_token(self._state, body)
+        correlation_id = new_correlation_id(time.time())
+        claimed = claimed_agent_id(fields.get("agent_token"))
+        answer = self._signed(request, claimed) or handle_proxy_request(self._state, request, body)
+        answer.headers["x-correlation-id"] = correlation_id
+        return answer
+
+    def _signed(self, request: GatewayRequest, agent_id: str | None) -> GatewayResponse | None:
+        """None when the signature is acceptable, else the 401 answer."""
+        try:
+            self._state.signatures.check(request, agent_id)
+        except SignatureRejected:
+            return error_response(401, "Invalid request signature", SIGNATURE_INVALID)
+        return None
+
+    # ------------------------------------------------------------ test helpers
+
+    def create_agent(
+        self,
+        name: str = "test-agent",
+        *,
+        role: str = DEFAULT_ROLE,
+        agent_id: str | None = None,
+        public_key_pem: str | None = None,
+        generate_key: bool = True,
+    ) -> AgentCredentials:
+        """Register an agent. Without `public_key_pem` (and with `generate_key`) the gateway
+        makes an RSA-2048 pair, keeps the public half and returns the private PEM."""
+        private_pem = None
+        if public_key_pem is None and generate_key:
+            private_pem, public_key_pem = generate_rsa_key_pair()
+        agent = self._state.agents.add(
+            name=name, role=role, agent_id=agent_id, public_key_pem=public_key_pem
+        )
+        return AgentCredentials(agent.agent_id, private_pem)
+
+    def register_agent(self, agent_id: str, public_key_pem: str | None = None) -> Agent:
+        """Create the agent if unknown (no key unless given) and add `public_key_pem` to it."""
+        agent = self._state.agents.ensure(agent_id, public_key_pem, create=True)
+        assert agent is not None
+        return agent
+
+    def attach_client(self, agent_id: str, public_key_pem: str | None) -> None:
+        """What a mock transport does: add its key to the agent; create it in mock mode."""
+        self._state.agents.ensure(agent_id, public_key_pem, create=self._state.auto_register_agents)
+
+    def get_agent(self, agent_id: str) -> Agent | None:
+        return self._state.agents.get(agent_id)
+
+    def deactivate_agent(self, agent_id: str) -> None:
+        """Mark the agent inactive: its calls get 403 "Agent is not active"."""
+        if not self._state.agents.set_status(agent_id, "inactive"):
+            raise KeyError(agent_id)
+
+    def add_policy(
+        self,
+        scopes: Iterable[str],
+        *,
+        agent_id: str | None = None,
+        role: str | None = None,
+        intent: str | None = None,
+        guards: Mapping[str, Any] | None = None,
+        name: str = "test-policy",
+    ) -> str:
+        """Add a policy for one agent or one role (exactly one of them); returns its id."""
+        if (agent_id is None) == (role is None):
+            raise ValueError("give exactly one of agent_id and role")
+        spec: dict[str, Any] = {"scopes": list(scopes)}
+        if intent is not None:
+            spec["intent"] = intent
+        if guards is not None:
+            spec["guards"] = dict(guards)
+        return self._state.policies.add(name, spec, agent_id=agent_id, role=role).policy_id
+
+    def issue_token(
+        self,
+        agent_id: str,
+        tools: Sequence[str],
+        permissions: Sequence[str] = ("read",),
+        *,
+        ttl_s: float = 900.0,
+        expires_at: str | None = None,
+    ) -> IssuedToken:
+        """Mint a token directly (no request); `expires_at` (sent as is) overrides `ttl_s`."""
+        agent = self.register_agent(agent_id)
+        text = expires_at if expires_at is not None else iso_utc_ms(self.clock() + ttl_s)
+        expiry = parse_js_date(text)
+        if expiry is None:
+            raise ValueError(f"unparseable expires_at: {text!r}")
+        return self._state.tokens.issue(
+            agent.agent_id, agent.name, list(tools), list(permissions), text, expiry
+        )
+
+    def revoke_token(self, token_id: str) -> bool:
+        """Revoke for the provenance check; False when the id is unknown."""
+        return self._state.tokens.revoke(token_id)
+
+    # faults ---------------------------------------------------------------
+
+    def fail_next(
+        self,
+        n: int = 1,
+        status: int = 503,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        route: str | None = None,
+        *,
+        retry_after: float | None = 0,
+    ) -> None:
+        """Answer the next `n` matching requests with `status` without handling them.
+
+        `body` defaults to ``{"error": <reason>, "code": <code>}``; 429 and 503 carry
+        ``Retry-After: <retry_after>`` (None: no header). Calls queue up in order, so
+        ``fail_next(1, 503); fail_next(1, 429)`` gives a 503 then a 429.
+        """
+        self._state.faults.fail_next(n, status, body, headers, route, retry_after)
+
+    def delay_next(self, n: int, seconds: float, route: str | None = None) -> None:
+        """Send the answers to the next `n` matching requests `seconds` late (handled first)."""
+        self._state.faults.delay_next(n, seconds, route)
+
+    def drop_next(self, n: int = 1, route: str | None = None, before_sending: bool = False) -> None:
+        """Drop the connection of the next `n` matching requests (see `FaultPlan.drop_next`)."""
+        self._state.faults.drop_next(n, route, before_sending)
+
+    def fail_tool_next(
+        self, n: int = 1, details: Any = "Upstream unavailable", tool: str | None = None
+    ) -> None:
+        """Make the next `n` runs of `tool` (any tool when None) fail: 502 External API failure."""
+        self._state.faults.fail_tool_next(n, details, tool)
+
+    # observation ------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every request that reached the gateway, oldest first (a copy)."""
+        with self._log_lock:
+            return list(self._log)
+
+    def count(self, route: str | None = None) -> int:
+        """How many requests reached `route` (``"proxy-request"``, a path, or None: all)."""
+        with self._log_lock:
+            return sum(1 for r in self._log if route is None or route in (r.route, r.path))
+
+    @property
+    def tool_runs(self) -> int:
+        """How many times a tool actually ran (failed runs included)."""
+        return len(self._state.tool_runs)
+
+    @property
+    def tool_calls(self) -> list[ToolRun]:
+        """The tool runs themselves, oldest first (a copy)."""
+        return list(self._state.tool_runs)
+
+    def wait_for_jobs(self, timeout_s: float = 5.0) -> bool:
+        """Block until queued jobs are finished; False on timeout."""
+        return self._state.jobs.wait_idle(timeout_s)
+
+    def reset(self) -> None:
+        """Forget agents, policies, tokens, keys used, rate windows, jobs, faults and logs;
+        settings (name, mode, default policy, rate limit, clock, secret) stay."""
+        state = self._state
+        state.jobs.wait_idle(5.0)
+        for store in (state.agents, state.policies, state.tokens, state.limiter):
+            store.clear()
+        for other in (state.idempotency, state.jobs, state.faults):
+            other.clear()
+        state.signatures.reset()
+        state.clear_tool_runs()
+        with self._log_lock:
+            self._log.clear()
+
+    def _record(
+        self, request: GatewayRequest, response: GatewayResponse | None, *, dropped: bool
+    ) -> None:
+        record = RecordedRequest(
+            method=request.method,
+            path=request.path,
+            route=route_of(request.path),
+            headers=dict(request.headers),
+            json=_json_or_none(request.body),
+            status=None if response is None else response.status,
+            time=self.clock(),
+            correlation_id=None if response is None else response.headers.get("x-correlation-id"),
+            dropped=dropped,
+        )
+        with self._log_lock:
+            self._log.append(record)
+            del self._log[:-MAX_LOGGED_REQUESTS]
+
+
+def _json_or_none(body: bytes) -> Any:
+    try:
+        return json.loads(body) if body else None
+    except ValueError:
+        return None
+
+
+def _parse_body(request: GatewayRequest) -> tuple[Any, GatewayResponse | None]:
+    """The JSON body as the web framework reads it: (body or None, or a framework 400/415)."""
+    content_type = (request.header("content-type") or "").split(";", 1)[0].strip().lower()
+    is_json = content_type == "application/json" or content_type.endswith("+json")
+    if not request.body:
+        if is_json:
+            message = "Body cannot be empty when content-type is set to 'application/json'"
+            return None, framework_error(400, "Bad Request", message, VALIDATION_FAILED)
+        return None, None
+    if content_type and not is_json:
+        message = f"Unsupported Media Type: {content_type}"
+        return None, framework_error(415, "Unsupported Media Type", message, VALIDATION_FAILED)
+    try:
+        return json.loads(request.body.decode("utf-8")), None
+    except (UnicodeDecodeError, ValueError) as exc:
+        return None, framework_error(400, "Bad Request", str(exc), VALIDATION_FAILED)

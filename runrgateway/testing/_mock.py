@@ -1,0 +1,134 @@
+"""httpx transports that route ``mock://<name>/api/...`` requests to an in-process gateway.
+
+Faults become what a real network does: a delay sleeps (and turns into
+`httpx.ReadTimeout` once it passes the request's read timeout), a dropped
+connection raises `httpx.RemoteProtocolError` (or `httpx.ConnectError` when the
+request never left).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import httpx
+
+from ._agents import normalise_public_key
+from ._gateway import EmbeddedGateway
+from ._messages import GatewayOutcome, GatewayRequest, GatewayResponse
+from ._registry import gateway_name, get_gateway
+
+logger = logging.getLogger("runrgateway.gateway")
+
+_DISCONNECTED = "Server disconnected without sending a response."
+_REFUSED = "[Errno 111] Connection refused (injected by the embedded gateway)"
+
+
+class _MockRouting:
+    """What both transports share: the gateway, the client's agent, and request conversion."""
+
+    def __init__(
+        self, name: str, *, agent_id: str | None = None, public_key_pem: str | None = None
+    ) -> None:
+        self.name = gateway_name(name)
+        self.agent_id = agent_id
+        self.public_key_pem = normalise_public_key(public_key_pem) if public_key_pem else None
+        self._attach()
+
+    @property
+    def gateway(self) -> EmbeddedGateway:
+        return get_gateway(self.name)
+
+    def _attach(self) -> EmbeddedGateway:
+        gateway = self.gateway
+        if self.agent_id:
+            gateway.attach_client(self.agent_id, self.public_key_pem)
+        return gateway
+
+    @staticmethod
+    def _convert(request: httpx.Request, body: bytes) -> GatewayRequest:
+        return GatewayRequest.build(
+            request.method,
+            request.url.path,
+            query=request.url.query.decode("ascii", errors="replace"),
+            headers=dict(request.headers.items()),
+            body=body,
+            url=str(request.url),
+        )
+
+    @staticmethod
+    def _read_timeout(request: httpx.Request) -> float | None:
+        timeout = request.extensions.get("timeout") or {}
+        read = timeout.get("read") if isinstance(timeout, dict) else None
+        return float(read) if isinstance(read, (int, float)) else None
+
+    def _finish(
+        self, request: httpx.Request, outcome: GatewayOutcome, started: float
+    ) -> httpx.Response:
+        if outcome.dropped_before_sending:
+            raise httpx.ConnectError(_REFUSED, request=request)
+        if outcome.drop_after or outcome.response is None:
+            raise httpx.RemoteProtocolError(_DISCONNECTED, request=request)
+        response = outcome.response
+        _log(request, response, started)
+        return _to_httpx(request, response)
+
+
+class GatewayMockTransport(_MockRouting, httpx.BaseTransport):
+    """Blocking transport for `httpx.Client`: ``mock://<name>`` -> `get_gateway(name)`."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        started = time.perf_counter()
+        body = request.read()
+        outcome = self._attach().handle(self._convert(request, body))
+        if outcome.delay_s > 0 and not outcome.dropped_before_sending:
+            limit = self._read_timeout(request)
+            if limit is not None and outcome.delay_s > limit:
+                time.sleep(limit)
+                raise httpx.ReadTimeout("timed out", request=request)
+            time.sleep(outcome.delay_s)
+        return self._finish(request, outcome, started)
+
+
+class AsyncGatewayMockTransport(_MockRouting, httpx.AsyncBaseTransport):
+    """Async transport for `httpx.AsyncClient`: ``mock://<name>`` -> `get_gateway(name)`.
+
+    The gateway runs in the event loop's thread, or in a worker thread while the
+    gateway has a tool latency (so slow tools do not block the loop).
+    """
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        started = time.perf_counter()
+        body = await request.aread()
+        gateway = self._attach()
+        converted = self._convert(request, body)
+        if gateway.tool_latency_s > 0:
+            outcome = await asyncio.to_thread(gateway.handle, converted)
+        else:
+            outcome = gateway.handle(converted)
+        if outcome.delay_s > 0 and not outcome.dropped_before_sending:
+            limit = self._read_timeout(request)
+            if limit is not None and outcome.delay_s > limit:
+                await asyncio.sleep(limit)
+                raise httpx.ReadTimeout("timed out", request=request)
+            await asyncio.sleep(outcome.delay_s)
+        return self._finish(request, outcome, started)
+
+
+def _to_httpx(request: httpx.Request, response: GatewayResponse) -> httpx.Response:
+    headers = dict(response.headers)
+    headers["content-length"] = str(len(response.body))
+    return httpx.Response(response.status, headers=headers, content=response.body, request=request)
+
+
+def _log(request: httpx.Request, response: GatewayResponse, started: float) -> None:
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug(
+            "%s %s -> %s correlation_id=%s %.1fms",
+            request.method,
+            request.url.path,
+            response.status,
+            response.headers.get("x-correlation-id", "-"),
+            (time.perf_counter() - started) * 1000,
+        )

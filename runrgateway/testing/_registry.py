@@ -1,0 +1,61 @@
+"""Mock gateways by name: one per name in the process, shared by every client using it."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+from ._gateway import ALLOW_BUILTIN_TOOLS, EmbeddedGateway
+
+_MOCK_SCHEME = "mock://"
+_gateways: dict[str, EmbeddedGateway] = {}
+_lock = threading.Lock()
+
+
+def gateway_name(name_or_url: str) -> str:
+    """``mock://Name/api/...`` or ``Name`` -> ``name`` (host names are case-insensitive)."""
+    text = name_or_url.strip()
+    if text.lower().startswith(_MOCK_SCHEME):
+        text = text[len(_MOCK_SCHEME) :]
+    text = text.split("/", 1)[0].split("?", 1)[0].lower()
+    if not text:
+        raise ValueError(f"no gateway name in {name_or_url!r}")
+    return text
+
+
+def get_gateway(name_or_url: str) -> EmbeddedGateway:
+    """The mock gateway for a name or ``mock://<name>`` URL, created on first use.
+
+    Mock gateways register unknown agents on the fly and allow the built-in tools to
+    agents without a policy; otherwise they follow wire.md (rate limit included).
+    """
+    name = gateway_name(name_or_url)
+    with _lock:
+        gateway = _gateways.get(name)
+        if gateway is None:
+            gateway = _gateways[name] = EmbeddedGateway(
+                name, auto_register_agents=True, default_policy=ALLOW_BUILTIN_TOOLS
+            )
+        return gateway
+
+
+def new_mock_gateway(prefix: str = "gw") -> EmbeddedGateway:
+    """A fresh mock gateway under a unique name."""
+    return get_gateway(f"{prefix}-{uuid.uuid4().hex[:12]}")
+
+
+def remove_gateway(name_or_url: str) -> None:
+    """Forget one mock gateway (the next `get_gateway` makes a new one)."""
+    with _lock:
+        gateway = _gateways.pop(gateway_name(name_or_url), None)
+    if gateway is not None:
+        gateway.reset()
+
+
+def reset_gateways() -> None:
+    """Forget every mock gateway."""
+    with _lock:
+        gateways = list(_gateways.values())
+        _gateways.clear()
+    for gateway in gateways:
+        gateway.reset()

@@ -1,0 +1,71 @@
+"""Everything one embedded gateway holds, shared by its routes."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._agents import AgentRegistry
+from ._faults import FaultPlan
+from ._idempotency import IdempotencyStore
+from ._jobs import JobRunner
+from ._policies import PolicyStore
+from ._rate_limit import FixedWindowLimiter
+from ._signatures import SignatureGuard
+from ._time import Clock
+from ._tokens import TokenAuthority
+from ._tools import ToolFailure, run_tool
+
+
+@dataclass(frozen=True)
+class ToolRun:
+    """One run of a fake tool (failed runs included)."""
+
+    tool: str
+    action: str
+    params: dict[str, Any]
+    failed: bool
+
+
+@dataclass
+class GatewayState:
+    """The stores and settings behind the routes; each store locks for itself."""
+
+    clock: Clock
+    agents: AgentRegistry
+    policies: PolicyStore
+    tokens: TokenAuthority
+    limiter: FixedWindowLimiter
+    idempotency: IdempotencyStore
+    jobs: JobRunner
+    faults: FaultPlan
+    signatures: SignatureGuard
+    auto_register_agents: bool = False
+    tool_latency_s: float = 0.0
+    tool_runs: list[ToolRun] = field(default_factory=list)
+    _runs_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def run_tool(self, tool: str, action: str, params: dict[str, Any]) -> Any:
+        """Run a fake tool, honouring queued tool failures and the configured latency."""
+        failure = self.faults.take_tool_failure(tool, action)
+        if self.tool_latency_s > 0:
+            time.sleep(self.tool_latency_s)
+        try:
+            if failure is not None:
+                raise ToolFailure(failure)
+            result = run_tool(tool, action, params)
+        except ToolFailure:
+            self._record(ToolRun(tool, action, params, failed=True))
+            raise
+        self._record(ToolRun(tool, action, params, failed=False))
+        return result
+
+    def _record(self, run: ToolRun) -> None:
+        with self._runs_lock:
+            self.tool_runs.append(run)
+
+    def clear_tool_runs(self) -> None:
+        with self._runs_lock:
+            self.tool_runs.clear()

@@ -1,0 +1,279 @@
+"""The built-in tools: parameter validation (the real gateway's rules) and deterministic fakes.
+
+Validation messages follow the real gateway's zod schemas (``"<path>: <message>"``).
+One deliberate difference: `serpapi:search` takes its search text from `query`
+*or* `q`. The real validator demands `query` while its search adapter reads `q`,
+so the seed README's ``{"q": ...}`` calls would fail there; here `q` stands in
+for `query` when `query` is absent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from .._constants import READ_ONLY_ACTIONS
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class ToolFailure(Exception):
+    """The (fake) outside API failed; the gateway answers 502 with `details`."""
+
+    def __init__(self, details: Any) -> None:
+        super().__init__(str(details))
+        self.details = details
+
+
+@dataclass(frozen=True)
+class Field:
+    """One parameter rule: a kind, whether it is required, and bounds."""
+
+    kind: str  # string | number | url | email | enum | messages | record | email_list
+    required: bool = False
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+
+
+_INTENT = Field("string")
+_SCHEMAS: dict[str, dict[str, Field]] = {
+    "serpapi:search": {
+        "query": Field("string", True, 1, 500),
+        "location": Field("string"),
+        "num": Field("number", False, 1, 100),
+        "start": Field("number", False, 0),
+        "safe": Field("enum", choices=("active", "off")),
+        "intent": _INTENT,
+    },
+    "http_fetch:get": {
+        "url": Field("url", True),
+        "headers": Field("record"),
+        "timeout": Field("number", False, 1000, 30000),
+        "intent": _INTENT,
+    },
+    "openai:chat": {
+        "messages": Field("messages", True, 1, 50),
+        "model": Field("string"),
+        "temperature": Field("number", False, 0, 2),
+        "max_tokens": Field("number", False, 1, 4000),
+        "intent": _INTENT,
+    },
+    "openai:complete": {
+        "prompt": Field("string", True, 1, 4000),
+        "model": Field("string"),
+        "temperature": Field("number", False, 0, 2),
+        "max_tokens": Field("number", False, 1, 4000),
+        "intent": _INTENT,
+    },
+    "gmail_send:send": {
+        "to": Field("email", True),
+        "subject": Field("string", True, 1, 200),
+        "body": Field("string", True, 1, 10000),
+        "from": Field("email"),
+        "cc": Field("email_list"),
+        "bcc": Field("email_list"),
+        "intent": _INTENT,
+    },
+    "gmail_send:profile": {"intent": _INTENT},
+}
+_SCHEMAS["http_fetch:head"] = _SCHEMAS["http_fetch:get"]
+
+BUILTIN_SCOPES: tuple[str, ...] = tuple(sorted(_SCHEMAS))
+"""Every ``tool:action`` the embedded gateway can run."""
+
+
+def is_writing(tool: str, action: str) -> bool:
+    """Whether an action changes something (a token needs ``write`` for it)."""
+    return f"{tool}:{action}" not in READ_ONLY_ACTIONS
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def _check(rule: Field, value: Any, path: str, errors: list[str]) -> None:
+    expected = {
+        "string": "string",
+        "url": "string",
+        "email": "string",
+        "enum": "string",
+        "number": "number",
+        "messages": "array",
+        "email_list": "array",
+        "record": "object",
+    }[rule.kind]
+    if _type_name(value) != expected:
+        errors.append(f"{path}: Expected {expected}, received {_type_name(value)}")
+        return
+    if rule.kind == "string":
+        if rule.low is not None and len(value) < rule.low:
+            errors.append(f"{path}: String must contain at least {int(rule.low)} character(s)")
+        if rule.high is not None and len(value) > rule.high:
+            errors.append(f"{path}: String must contain at most {int(rule.high)} character(s)")
+    elif rule.kind == "number":
+        if rule.low is not None and value < rule.low:
+            errors.append(f"{path}: Number must be greater than or equal to {rule.low:g}")
+        if rule.high is not None and value > rule.high:
+            errors.append(f"{path}: Number must be less than or equal to {rule.high:g}")
+    elif rule.kind == "url":
+        parts = urlsplit(value)
+        if not parts.scheme or not (parts.netloc or parts.path):
+            errors.append(f"{path}: Invalid url")
+    elif rule.kind == "email" and not _EMAIL.match(value):
+        errors.append(f"{path}: Invalid email")
+    elif rule.kind == "enum" and value not in rule.choices:
+        options = " | ".join(f"'{c}'" for c in rule.choices)
+        errors.append(f"{path}: Invalid enum value. Expected {options}, received '{value}'")
+    elif rule.kind == "email_list":
+        for index, item in enumerate(value):
+            _check(Field("email"), item, f"{path}.{index}", errors)
+    elif rule.kind == "record":
+        for name, item in value.items():
+            _check(Field("string"), item, f"{path}.{name}", errors)
+    elif rule.kind == "messages":
+        _check_messages(rule, value, path, errors)
+
+
+def _check_messages(rule: Field, value: list[Any], path: str, errors: list[str]) -> None:
+    if rule.low is not None and len(value) < rule.low:
+        errors.append(f"{path}: Array must contain at least {int(rule.low)} element(s)")
+    if rule.high is not None and len(value) > rule.high:
+        errors.append(f"{path}: Array must contain at most {int(rule.high)} element(s)")
+    role_rule = Field("enum", True, choices=("system", "user", "assistant"))
+    content_rule = Field("string", True, 1, 4000)
+    for index, message in enumerate(value):
+        if not isinstance(message, dict):
+            errors.append(f"{path}.{index}: Expected object, received {_type_name(message)}")
+            continue
+        for name, item_rule in (("role", role_rule), ("content", content_rule)):
+            if name not in message:
+                errors.append(f"{path}.{index}.{name}: Required")
+            else:
+                _check(item_rule, message[name], f"{path}.{index}.{name}", errors)
+
+
+def validate_params(tool: str, action: str, params: Any) -> list[str]:
+    """Parameter problems as the real gateway lists them; empty when the call is valid."""
+    schema = _SCHEMAS.get(f"{tool}:{action}")
+    if schema is None:
+        return [f"No validator found for {tool}:{action}"]
+    if not isinstance(params, dict):
+        return [f": Expected object, received {_type_name(params)}"]
+    if tool == "serpapi" and "query" not in params and "q" in params:
+        params = {**params, "query": params["q"]}
+    errors: list[str] = []
+    for name, rule in schema.items():
+        if name not in params:
+            if rule.required:
+                errors.append(f"{name}: Required")
+            continue
+        _check(rule, params[name], name, errors)
+    return errors
+
+
+def _digest(*parts: Any) -> str:
+    return hashlib.sha256("\x1f".join(str(p) for p in parts).encode("utf-8")).hexdigest()
+
+
+def _search(params: dict[str, Any]) -> list[dict[str, Any]]:
+    query = str(params.get("query", params.get("q", "")))
+    count = int(params.get("num") or 10)
+    results = []
+    for position in range(1, count + 1):
+        tag = _digest(query, position)[:10]
+        results.append(
+            {
+                "position": position,
+                "title": f"{query} - result {position}",
+                "link": f"https://example.com/{tag}",
+                "snippet": f"Result {position} for '{query}' ({tag}).",
+            }
+        )
+    return results
+
+
+def _fetch(params: dict[str, Any], *, with_content: bool) -> dict[str, Any]:
+    url = str(params["url"])
+    host = urlsplit(url).hostname or ""
+    if host.endswith(".invalid"):
+        raise ToolFailure(f"getaddrinfo ENOTFOUND {host}")
+    content = f"<html><body>Mock page for {url} ({_digest(url)[:12]})</body></html>"
+    answer: dict[str, Any] = {
+        "url": url,
+        "status": 200,
+        "headers": {
+            "content-type": "text/html; charset=utf-8",
+            "content-length": str(len(content)),
+        },
+    }
+    if with_content:
+        answer["content"] = content
+    return answer
+
+
+def _chat(params: dict[str, Any]) -> dict[str, Any]:
+    messages = params["messages"]
+    last_user = next((m["content"] for m in reversed(messages) if m.get("role") == "user"), "")
+    text = f"Mock answer to: {last_user}"
+    return {
+        "id": f"chatcmpl-{_digest(text)[:24]}",
+        "object": "chat.completion",
+        "model": params.get("model", "gpt-3.5-turbo"),
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+        ],
+        "usage": {"prompt_tokens": len(last_user.split()), "completion_tokens": len(text.split())},
+    }
+
+
+def _complete(params: dict[str, Any]) -> dict[str, Any]:
+    text = f"Mock completion of: {params['prompt']}"
+    return {
+        "id": f"cmpl-{_digest(text)[:24]}",
+        "object": "text_completion",
+        "model": params.get("model", "text-davinci-003"),
+        "choices": [{"index": 0, "text": text, "finish_reason": "stop"}],
+    }
+
+
+def _send(params: dict[str, Any]) -> dict[str, Any]:
+    message_id = _digest(params["to"], params["subject"], params["body"])[:16]
+    return {"id": f"msg_{message_id}", "threadId": f"thread_{message_id}", "labelIds": ["SENT"]}
+
+
+def _profile(params: dict[str, Any]) -> dict[str, Any]:
+    return {"emailAddress": "agent@mock.4runr.local", "messagesTotal": 0, "threadsTotal": 0}
+
+
+_FAKES: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "serpapi:search": _search,
+    "http_fetch:get": lambda params: _fetch(params, with_content=True),
+    "http_fetch:head": lambda params: _fetch(params, with_content=False),
+    "openai:chat": _chat,
+    "openai:complete": _complete,
+    "gmail_send:send": _send,
+    "gmail_send:profile": _profile,
+}
+
+
+def run_tool(tool: str, action: str, params: dict[str, Any]) -> Any:
+    """Run a fake tool; raises ToolFailure like an outside API would fail."""
+    fake = _FAKES.get(f"{tool}:{action}")
+    if fake is None:
+        raise ToolFailure(f"Unsupported action: {action} for tool: {tool}")
+    return fake(params)
