@@ -149,27 +149,24 @@ def proxy_body(
     tool: str,
     action: str,
     params: Mapping[str, Any],
+    params_json: bytes,
     agent_token: str,
     token_id: str | None,
     proof_payload: str | None,
     intent: str | None,
     run_async: bool = False,
-) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "agent_token": agent_token,
-        "tool": tool,
-        "action": action,
-        "params": params,
-    }
+) -> bytes:
+    """The proxy-request body; `params_json` is `params` already encoded (encoded once per call)."""
+    envelope: dict[str, Any] = {"agent_token": agent_token, "tool": tool, "action": action}
     if token_id is not None:
-        body["token_id"] = token_id
-        body["proof_payload"] = proof_payload
+        envelope["token_id"] = token_id
+        envelope["proof_payload"] = proof_payload
     effective_intent = params.get("intent", intent)
     if effective_intent is not None:
-        body["intent"] = effective_intent
+        envelope["intent"] = effective_intent
     if run_async:
-        body["async"] = True
-    return body
+        envelope["async"] = True
+    return encode_json(envelope)[:-1] + b',"params":' + params_json + b"}"
 
 
 def proof_payload_text(override: Any) -> str:

@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import json
+import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
@@ -47,7 +48,7 @@ def gateway_token(
         "tools": tools,
         "permissions": permissions or ["read"],
         "expires_at": format_utc(expires_at or issued + timedelta(minutes=15)),
-        "nonce": "n0nce",
+        "nonce": uuid.uuid4().hex,  # two tokens minted in one millisecond still differ
         "issued_at": format_utc(issued),
     }
     text = base64.b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode()

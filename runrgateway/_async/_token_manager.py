@@ -91,9 +91,6 @@ class AsyncTokenManager:
                 return True
         return False
 
-    def owns(self, agent_token: str) -> bool:
-        return any(entry.info.agent_token == agent_token for entry in self._entries.values())
-
 
 def _refresh_at(info: TokenInfo) -> float:
     expires = info.expires_at.timestamp()

@@ -344,7 +344,7 @@ class SyncGatewayClient:
         key, chosen = choose_idempotency_key(idempotency_key, checked)
         idempotent = chosen or is_read_only(tool, action, self._read_only)
         sent_params = params_with_intent(checked, self._intent)
-        encode_json(sent_params)  # refuse what cannot be sent before minting anything
+        params_json = encode_json(sent_params)  # refused here, before a token is minted
         call_id = correlation_id or generate_correlation_id()
         for token_round in (1, 2):
             credential = self._credential(tool, action, agent_token, proof_override)
@@ -352,6 +352,7 @@ class SyncGatewayClient:
                 tool=tool,
                 action=action,
                 params=sent_params,
+                params_json=params_json,
                 agent_token=credential.agent_token,
                 token_id=credential.token_id,
                 proof_payload=credential.proof_payload,
@@ -362,7 +363,7 @@ class SyncGatewayClient:
                 response, attempts = self._send(
                     "POST",
                     "/api/proxy-request",
-                    body=encode_json(body),
+                    body=body,
                     correlation_id=call_id,
                     idempotency_key=key,
                     idempotent=idempotent,
