@@ -14,7 +14,13 @@ from ._gateway import (
 )
 from ._messages import GatewayOutcome, GatewayRequest, GatewayResponse
 from ._mock import AsyncGatewayMockTransport, GatewayMockTransport
-from ._registry import get_gateway, new_mock_gateway, remove_gateway, reset_gateways
+from ._registry import (
+    get_gateway,
+    new_mock_gateway,
+    register_gateway,
+    remove_gateway,
+    reset_gateways,
+)
 from ._state import ToolRun
 from ._time import ManualClock
 from ._tokens import IssuedToken
@@ -31,6 +37,7 @@ __all__ = [
     # mock gateways by name
     "get_gateway",
     "new_mock_gateway",
+    "register_gateway",
     "remove_gateway",
     "reset_gateways",
     # transports

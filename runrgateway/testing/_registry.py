@@ -39,6 +39,13 @@ def get_gateway(name_or_url: str) -> EmbeddedGateway:
         return gateway
 
 
+def register_gateway(gateway: EmbeddedGateway) -> EmbeddedGateway:
+    """Make ``mock://<gateway.name>`` reach `gateway` (e.g. one built with a `ManualClock`)."""
+    with _lock:
+        _gateways[gateway_name(gateway.name)] = gateway
+    return gateway
+
+
 def new_mock_gateway(prefix: str = "gw") -> EmbeddedGateway:
     """A fresh mock gateway under a unique name."""
     return get_gateway(f"{prefix}-{uuid.uuid4().hex[:12]}")
