@@ -13,11 +13,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._errors import INTERNAL, RATE_LIMITED, UPSTREAM_FAILED
+from .._errors import (
+    IDEMPOTENCY_CONFLICT,
+    INTERNAL,
+    NOT_FOUND,
+    RATE_LIMITED,
+    SIGNATURE_INVALID,
+    UPSTREAM_FAILED,
+    VALIDATION_FAILED,
+)
 from ._messages import GatewayResponse, json_response, route_of
 
 _REASONS = {
     400: "Bad Request",
+    401: "Unauthorized",
+    409: "Conflict",
+    422: "Unprocessable Entity",
     404: "Not Found",
     408: "Request Timeout",
     429: "Too Many Requests",
@@ -163,9 +174,18 @@ class FaultPlan:
         return queued.action
 
 
+_CODES = {
+    400: VALIDATION_FAILED,
+    401: SIGNATURE_INVALID,
+    404: NOT_FOUND,
+    409: IDEMPOTENCY_CONFLICT,
+    422: IDEMPOTENCY_CONFLICT,
+    429: RATE_LIMITED,
+    502: UPSTREAM_FAILED,
+    503: UPSTREAM_FAILED,
+    504: UPSTREAM_FAILED,
+}
+
+
 def _code_for(status: int) -> str:
-    if status == 429:
-        return RATE_LIMITED
-    if status in (502, 503, 504):
-        return UPSTREAM_FAILED
-    return INTERNAL
+    return _CODES.get(status, INTERNAL)
