@@ -1,0 +1,133 @@
+"""The seed README's examples, run as written against the embedded gateway (mock://)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from runrgateway import (
+    GatewayClient,
+    GatewayError,
+    GatewayPolicyError,
+    GatewayRateLimitError,
+    generate_idempotency_key,
+)
+from runrgateway.testing import EmbeddedGateway
+
+
+@pytest.fixture
+async def gw(runr_gateway: EmbeddedGateway) -> AsyncIterator[GatewayClient]:
+    async with GatewayClient(
+        base_url=runr_gateway.url,
+        agent_id="test-agent",
+        agent_private_key_pem="test-key",
+        default_intent="lead_discovery",
+    ) as client:
+        yield client
+
+
+async def test_quickstart(gw: GatewayClient, runr_gateway: EmbeddedGateway) -> None:
+    token = await gw.get_token({"tools": ["serpapi"], "permissions": ["read"], "ttl_minutes": 15})
+    results = await gw.proxy(
+        "serpapi", "search", {"q": "site:linkedin.com Montreal plumber", "engine": "google"}, token
+    )
+    assert len(results) == 10
+    assert results[0]["title"].startswith("site:linkedin.com Montreal plumber")
+    assert results[0]["link"].startswith("https://")
+    assert runr_gateway.count("generate-token") == 1
+
+
+async def test_lead_scraper(gw: GatewayClient) -> None:
+    results = await gw.proxy(
+        "serpapi",
+        "search",
+        {
+            "q": 'site:linkedin.com "software engineer" "San Francisco"',
+            "engine": "google",
+            "num": 10,
+        },
+    )
+    assert len(results) == 10 and '"San Francisco"' in results[0]["snippet"]
+
+
+async def test_data_enricher(gw: GatewayClient) -> None:
+    content = await gw.proxy("http_fetch", "get", {"url": "https://example.com"})
+    summary = await gw.proxy(
+        "openai",
+        "chat",
+        {"messages": [{"role": "user", "content": f"Summarize this content: {content}"}]},
+    )
+    assert "Mock page for https://example.com" in content["content"]
+    answer = summary["choices"][0]["message"]["content"]
+    assert "Summarize this content" in answer and "example.com" in answer
+
+
+async def test_email_engager_runs_the_tool_once(
+    gw: GatewayClient, runr_gateway: EmbeddedGateway
+) -> None:
+    idempotency_key = generate_idempotency_key()
+    email = {
+        "to": "prospect@company.com",
+        "subject": "Partnership opportunity",
+        "body": "Hi there, I think we could work together...",
+        "idempotency_key": idempotency_key,
+    }
+    runr_gateway.fail_next(1, status=503, route="proxy-request")
+    runr_gateway.drop_next(1, route="proxy-request")  # lost after the tool ran
+    first = await gw.proxy_response("gmail_send", "send", email)
+    again = await gw.proxy_response("gmail_send", "send", email)
+    assert first.data["id"].startswith("msg_") and again.data == first.data
+    assert again.idempotent_replayed
+    assert runr_gateway.tool_runs == 1
+
+
+async def test_proxy_async_and_wait(gw: GatewayClient) -> None:
+    job = await gw.proxy_async(
+        "gmail_send",
+        "send",
+        {"to": "user@example.com", "subject": "Test email", "body": "Hello world!"},
+    )
+    done = await gw.wait_for_job(job["job_id"], timeout_s=10)
+    assert done.status == "done" and done.result["id"].startswith("msg_")
+    assert (await gw.get_job(job["job_id"])).status == "done"
+
+
+async def test_unknown_job_is_a_gateway_error(gw: GatewayClient) -> None:
+    with pytest.raises(GatewayError) as caught:
+        await gw.get_job("no-such-job")
+    assert caught.value.status_code == 404 and caught.value.code == "NOT_FOUND"
+
+
+async def test_the_seed_error_handling_example(
+    gw: GatewayClient, runr_gateway: EmbeddedGateway
+) -> None:
+    runr_gateway.add_policy(["serpapi:search"], agent_id="test-agent", intent="research")
+    outcome = ""
+    try:
+        await gw.proxy("serpapi", "search", {"q": "test"})
+    except GatewayPolicyError as exc:
+        outcome = f"policy: {exc.reason}"
+    assert "Intent mismatch" in outcome
+
+
+async def test_rate_limit_like_the_real_gateway(
+    gw: GatewayClient, runr_gateway: EmbeddedGateway
+) -> None:
+    for _ in range(5):
+        await gw.proxy("serpapi", "search", {"q": "a"})
+    with pytest.raises(GatewayRateLimitError) as caught:
+        await gw.proxy("serpapi", "search", {"q": "a"})
+    assert caught.value.retry_after is not None and caught.value.retry_after > 20
+    assert caught.value.attempts == 1
+
+
+async def test_clients_sharing_a_name_share_the_gateway(runr_gateway: EmbeddedGateway) -> None:
+    runr_gateway.set_rate_limit(None)
+    async with (
+        GatewayClient(runr_gateway.url, "agent-a", "test-key") as a,
+        GatewayClient(runr_gateway.url, "agent-a", "test-key") as b,
+    ):
+        await a.proxy("serpapi", "search", {"q": "a"})
+        await b.proxy("serpapi", "search", {"q": "b"})
+    assert runr_gateway.count("proxy-request") == 2
