@@ -1,0 +1,79 @@
+"""Several gateway calls at once with one `GatewayClient` and `asyncio.gather`.
+
+    python examples/asyncio_gather.py
+
+One client per event loop, shared by every task: the concurrent searches share one
+managed token (a single `generate-token` request) and one connection pool.
+
+Gateways rate-limit agents: the real 4Runr Gateway, and the embedded one, allow 5 proxy
+calls per agent per 60 s. Against a real gateway (GATEWAY_URL, AGENT_ID and
+AGENT_PRIVATE_KEY set) this script stays within that budget; on the embedded gateway
+(mock://, the default) it raises the limit through `runrgateway.testing` first, as a
+test of a busy agent would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from typing import Any
+
+from runrgateway import GatewayClient, GatewayError
+
+CALLS_PER_MINUTE = 5  # the gateway's limit per agent
+CITIES = ["Montreal", "Toronto", "Vancouver", "Calgary", "Ottawa", "Quebec", "Halifax", "Winnipeg"]
+
+
+def gateway_settings() -> dict[str, Any]:
+    """The real gateway from the environment, or the embedded one with a placeholder key."""
+    if os.environ.get("GATEWAY_URL"):
+        return {
+            "base_url": os.environ["GATEWAY_URL"],
+            "agent_id": os.environ["AGENT_ID"],
+            "agent_private_key_pem": os.environ["AGENT_PRIVATE_KEY"],
+        }
+    print("GATEWAY_URL is not set: using the embedded gateway (mock://gather)", file=sys.stderr)
+    return {
+        "base_url": "mock://gather",
+        "agent_id": "gather-agent",
+        "agent_private_key_pem": "test-key",  # mock:// only: the client signs with a throwaway key
+    }
+
+
+async def search_all(cities: list[str]) -> dict[str, list[dict[str, Any]]]:
+    settings = gateway_settings()
+    if settings["base_url"].startswith("mock://"):
+        from runrgateway.testing import get_gateway
+
+        get_gateway(settings["base_url"]).set_rate_limit(100)  # a test's knob, not production's
+    else:
+        cities = cities[:CALLS_PER_MINUTE]
+
+    async with GatewayClient(**settings, default_intent="lead_discovery") as gw:
+
+        async def search(city: str) -> list[dict[str, Any]]:
+            query = f"{city} plumber"
+            return list(await gw.proxy("serpapi", "search", {"q": query, "query": query, "num": 3}))
+
+        results = await asyncio.gather(*(search(city) for city in cities))
+    return dict(zip(cities, results, strict=True))
+
+
+def main() -> int:
+    started = time.perf_counter()
+    try:
+        by_city = asyncio.run(search_all(CITIES))
+    except GatewayError as exc:
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    print(f"{len(by_city)} searches at once in {elapsed_ms:.0f} ms")
+    for city, results in by_city.items():
+        print(f"{city:<10} {len(results)} results, first: {results[0]['title']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

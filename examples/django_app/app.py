@@ -1,0 +1,93 @@
+"""A minimal Django project in one file: a view that searches through the gateway with
+one module-level `SyncGatewayClient`, shared by every request thread.
+
+    python examples/django_app/app.py runserver 127.0.0.1:8000
+    curl 'http://127.0.0.1:8000/search?q=Montreal+plumber'
+
+The blocking client is safe to share between threads (its managed tokens are minted once
+for all of them, its connection pool is shared), so create it once per process, at import,
+not per request. Uses a real gateway when GATEWAY_URL, AGENT_ID and AGENT_PRIVATE_KEY are
+set, else the embedded gateway (mock://django-example).
+
+In a real project `gateway` lives in a module of your app (e.g. `myapp/gateway.py`) and
+the views import it; settings stay in settings.py.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+
+from django.http import HttpRequest, JsonResponse
+from django.urls import path
+from django.views.decorators.http import require_GET
+
+from runrgateway import (
+    GatewayError,
+    GatewayPolicyError,
+    GatewayRateLimitError,
+    GatewayValidationError,
+    SyncGatewayClient,
+)
+
+gateway = SyncGatewayClient(
+    base_url=os.environ.get("GATEWAY_URL", "mock://django-example"),
+    agent_id=os.environ.get("AGENT_ID", "django-agent"),
+    # mock:// accepts a placeholder key; a real gateway needs the agent's PEM key.
+    agent_private_key_pem=os.environ.get("AGENT_PRIVATE_KEY", "test-key"),
+    default_intent="lead_discovery",
+)
+atexit.register(gateway.close)
+
+
+@require_GET
+def search(request: HttpRequest) -> JsonResponse:
+    query = request.GET.get("q", "").strip()
+    if not query:
+        return JsonResponse({"error": "add ?q=..."}, status=400)
+    num_text = request.GET.get("num", "5")
+    num = min(int(num_text), 100) if num_text.isdigit() and num_text != "0" else 5
+    try:
+        # The real gateway validates `query` while its search adapter reads `q`: send both.
+        results = gateway.proxy("serpapi", "search", {"q": query, "query": query, "num": num})
+    except GatewayError as exc:
+        return _error_response(exc)
+    return JsonResponse({"query": query, "results": results})
+
+
+def _error_response(exc: GatewayError) -> JsonResponse:
+    """Map gateway errors to HTTP answers; the correlation id lets support find the call."""
+    body = {
+        "error": type(exc).__name__,
+        "message": exc.message,
+        "correlation_id": exc.correlation_id,
+    }
+    if isinstance(exc, GatewayRateLimitError):
+        response = JsonResponse({**body, "retry_after": exc.retry_after}, status=429)
+        if exc.retry_after is not None:
+            response["Retry-After"] = str(int(exc.retry_after + 0.999))
+        return response
+    if isinstance(exc, GatewayPolicyError):
+        return JsonResponse(body, status=403)
+    if isinstance(exc, GatewayValidationError):
+        return JsonResponse(body, status=400)
+    return JsonResponse(body, status=502)
+
+
+urlpatterns = [path("search", search)]
+
+
+if __name__ == "__main__":
+    from django.conf import settings
+    from django.core.management import execute_from_command_line
+
+    settings.configure(
+        DEBUG=True,
+        SECRET_KEY="example-only-not-secret",
+        ROOT_URLCONF=__name__,
+        ALLOWED_HOSTS=["127.0.0.1", "localhost"],
+        INSTALLED_APPS=[],
+        MIDDLEWARE=[],
+    )
+    execute_from_command_line(sys.argv)

@@ -1,0 +1,78 @@
+"""Email engager: send an email through the gateway with an idempotency key
+(the seed README's third example).
+
+    python examples/email_engager.py [--to prospect@example.com]
+
+`gmail_send:send` changes the world, so the SDK retries it only when it carries an
+idempotency key: with one, a retry after a lost answer cannot send the email twice (a
+gateway that keeps idempotency keys replays the first answer). On the embedded gateway
+the script sends the same request twice to show the replay.
+
+Uses a real gateway when GATEWAY_URL, AGENT_ID and AGENT_PRIVATE_KEY are set (then the
+email is really sent, once), else the embedded gateway (mock://examples).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from typing import Any
+
+from runrgateway import GatewayClient, GatewayError, generate_idempotency_key
+
+
+def gateway_settings() -> dict[str, Any]:
+    """The real gateway from the environment, or the embedded one with a placeholder key."""
+    if os.environ.get("GATEWAY_URL"):
+        return {
+            "base_url": os.environ["GATEWAY_URL"],
+            "agent_id": os.environ["AGENT_ID"],
+            "agent_private_key_pem": os.environ["AGENT_PRIVATE_KEY"],
+        }
+    print("GATEWAY_URL is not set: using the embedded gateway (mock://examples)", file=sys.stderr)
+    return {
+        "base_url": "mock://examples",
+        "agent_id": "example-agent",
+        "agent_private_key_pem": "test-key",  # mock:// only: the client signs with a throwaway key
+    }
+
+
+async def send_email(to: str) -> None:
+    settings = gateway_settings()
+    async with GatewayClient(**settings) as gw:
+        # Send email (with idempotency): the same key on every retry of this call.
+        idempotency_key = generate_idempotency_key()
+        email = {
+            "to": to,
+            "subject": "Partnership opportunity",
+            "body": "Hi there, I think we could work together...",
+            "idempotency_key": idempotency_key,
+        }
+        sent = await gw.proxy_response("gmail_send", "send", email)
+        print(f"Sent to {to}: message {sent.data['id']} (idempotency key {idempotency_key})")
+        print(f"  correlation id {sent.correlation_id}, attempts {sent.attempts}")
+
+        if settings["base_url"].startswith("mock://"):
+            again = await gw.proxy_response("gmail_send", "send", email)
+            print(
+                f"Sent again with the same key: message {again.data['id']}, "
+                f"replayed={again.idempotent_replayed} (the email went out once)"
+            )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--to", default="prospect@example.com")
+    args = parser.parse_args()
+    try:
+        asyncio.run(send_email(args.to))
+    except GatewayError as exc:
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,189 @@
+"""The examples run for real: the scripts in mock mode (one also against `runrgateway
+serve`), the Django view from several threads, the notebook in a real Jupyter kernel."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from runrgateway.testing import get_gateway, remove_gateway
+from tests.examples_support import EXAMPLES, GATEWAY_ENV, run_script, start_serve
+
+pytestmark = pytest.mark.timeout(90)
+
+
+# ----------------------------------------------------------------------- scripts
+
+
+def test_lead_scraper() -> None:
+    done = run_script(EXAMPLES / "lead_scraper.py")
+    assert done.returncode == 0, done.stderr
+    assert "mock://examples" in done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "Found 10 leads"
+    assert ' 1. site:linkedin.com "software engineer" "San Francisco" - result 1' in lines
+    assert done.stdout.count("https://example.com/") == 10
+
+
+def test_data_enricher() -> None:
+    done = run_script(EXAMPLES / "data_enricher.py", "https://example.org/about")
+    assert done.returncode == 0, done.stderr
+    assert "Fetched https://example.org/about: HTTP 200" in done.stdout
+    assert "Summary: Mock answer to: Summarize this content: <html><body>Mock page for " in (
+        done.stdout
+    )
+
+
+def test_email_engager_sends_once_and_replays() -> None:
+    done = run_script(EXAMPLES / "email_engager.py", "--to", "lead@example.com")
+    assert done.returncode == 0, done.stderr
+    first, _, again = done.stdout.splitlines()
+    message_id = first.split("message ")[1].split(" ")[0]
+    assert first.startswith("Sent to lead@example.com: message msg_")
+    assert f"message {message_id}, replayed=True" in again
+
+
+def test_asyncio_gather() -> None:
+    done = run_script(EXAMPLES / "asyncio_gather.py")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("8 searches at once in ")
+    for city in ("Montreal", "Winnipeg"):
+        assert f"first: {city} plumber - result 1" in done.stdout
+
+
+def test_an_example_against_a_served_gateway() -> None:
+    """The environment branch: the same script against `runrgateway serve` over HTTP,
+    where the 5-calls-per-minute limit holds (the gather example keeps to 5 calls)."""
+    server = start_serve("--quiet")
+    try:
+        gathered = run_script(EXAMPLES / "asyncio_gather.py", env=server.env)
+        enriched = run_script(EXAMPLES / "data_enricher.py", env=server.env)
+    finally:
+        assert server.stop(signal.SIGTERM) == 0
+    assert gathered.returncode == 0, gathered.stderr
+    assert gathered.stdout.startswith("5 searches at once")
+    assert "mock://" not in gathered.stderr
+    # 5 calls used up the agent's minute: the next example is told to wait.
+    assert enriched.returncode == 1
+    assert "GatewayRateLimitError: Rate limit exceeded" in enriched.stderr
+
+
+# ------------------------------------------------------------------------ Django
+
+
+@pytest.fixture(scope="module")
+def django_app() -> Iterator[ModuleType]:
+    django = pytest.importorskip("django")
+    from django.conf import settings
+
+    if not settings.configured:
+        settings.configure(
+            DEBUG=False,
+            SECRET_KEY="tests-only",
+            ROOT_URLCONF="app",
+            ALLOWED_HOSTS=["testserver"],
+            INSTALLED_APPS=[],
+            MIDDLEWARE=[],
+        )
+        django.setup()
+    sys.path.insert(0, str(EXAMPLES / "django_app"))
+    remove_gateway("mock://django-example")
+    try:
+        module = importlib.import_module("app")
+        yield module
+    finally:
+        sys.path.remove(str(EXAMPLES / "django_app"))
+        sys.modules.pop("app", None)
+        remove_gateway("mock://django-example")
+
+
+def test_django_view_from_several_threads(
+    django_app: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.test import Client
+
+    for name in GATEWAY_ENV:
+        monkeypatch.delenv(name, raising=False)
+    gateway = get_gateway("mock://django-example")
+    gateway.set_rate_limit(None)  # 24 calls from one agent: more than a real minute allows
+    gateway.tool_latency_s = 0.02  # let the requests overlap
+    answers: list[tuple[int, dict[str, Any]]] = []
+    lock = threading.Lock()
+    start = threading.Barrier(8)
+
+    def worker(index: int) -> None:
+        client = Client()
+        start.wait(timeout=10)
+        for round_ in range(3):
+            response = client.get("/search", {"q": f"plumber {index}-{round_}", "num": "2"})
+            with lock:
+                answers.append((response.status_code, json.loads(response.content)))
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(answers) == 24
+    assert all(status == 200 for status, _ in answers), answers
+    assert {body["results"][0]["title"] for _, body in answers} == {
+        f"plumber {i}-{r} - result 1" for i in range(8) for r in range(3)
+    }
+    # One module-level client for every thread: one managed token minted for all of them.
+    assert gateway.count("generate-token") == 1
+    assert gateway.count("proxy-request") == 24
+
+
+def test_django_view_maps_gateway_errors(django_app: ModuleType) -> None:
+    from django.test import Client
+
+    client = Client()
+    assert client.get("/search").status_code == 400
+    gateway = get_gateway("mock://django-example")
+    gateway.set_rate_limit(None)
+    gateway.fail_next(1, 429, route="proxy-request", retry_after=45)
+    limited = client.get("/search", {"q": "roofers"})
+    assert limited.status_code == 429
+    assert limited["Retry-After"] == "45"
+    body = json.loads(limited.content)
+    assert body["error"] == "GatewayRateLimitError" and body["retry_after"] == 45
+    assert body["correlation_id"].startswith("runr-")
+
+
+# ---------------------------------------------------------------------- notebook
+
+
+def test_notebook_runs_in_a_real_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    for name in GATEWAY_ENV:  # the kernel inherits this environment: never a real gateway
+        monkeypatch.delenv(name, raising=False)
+    notebook = nbformat.read(EXAMPLES / "notebook.ipynb", as_version=4)
+    assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code")
+    client = nbclient.NotebookClient(
+        notebook,
+        timeout=60,
+        startup_timeout=60,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(EXAMPLES)}},
+    )
+    client.execute()
+    outputs = []
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            assert not any(o.get("output_type") == "error" for o in cell.outputs), cell.outputs
+            outputs.append("".join(o.get("text", "") for o in cell.outputs))
+    setup, blocking, awaited = outputs
+    assert "gateway: mock://notebook" in setup
+    assert "event loop already running: True" in setup  # the blocking client ran inside it
+    assert blocking.splitlines()[0].startswith("1 Montreal plumber - result 1 https://example.com/")
+    assert len(blocking.splitlines()) == 3
+    assert awaited.startswith("answer: Mock answer to: Summarise: Result 1 for 'Montreal plumber'")
