@@ -63,6 +63,7 @@ from .._retry import Failure, classify_exception, decide, parse_retry_after
 from .._signing import RequestSigner
 from .._tokens import (
     Credential,
+    TokenClaims,
     check_caller_token,
     check_scope,
     decode_token,
@@ -74,6 +75,9 @@ from ._token_manager import TokenManager
 logger = logging.getLogger(LOGGER_NAME)
 
 _MINTED_TOKENS_KEPT = 256
+# Per-client caches of pure results (request URLs by path, decoded caller tokens).
+_URLS_KEPT = 64
+_CLAIMS_KEPT = 64
 
 
 class _RetryLater(Exception):
@@ -125,6 +129,8 @@ class SyncGatewayClient:
         self._user_agent = user_agent()
         self._tokens = TokenManager(self._mint_token, check_ttl_minutes(managed_token_ttl_minutes))
         self._minted: OrderedDict[str, TokenInfo] = OrderedDict()
+        self._urls: dict[str, tuple[httpx.URL, str]] = {}
+        self._claims: dict[str, TokenClaims | None] = {}
         self._retrying = Retrying(
             stop=stop_never,
             retry=retry_if_exception_type(_RetryLater),
@@ -232,7 +238,7 @@ class SyncGatewayClient:
             )
             return Credential(info.agent_token, info.token_id, proof, managed=True)
         check_name(agent_token, "agent_token")
-        claims = decode_token(agent_token)
+        claims = self._decoded(agent_token)
         check_caller_token(claims, utc_now())
         check_scope(claims, tool)
         minted = self._minted.get(agent_token)
@@ -241,6 +247,18 @@ class SyncGatewayClient:
         if proof_override is not None:
             proof = proof_payload_text(proof_override)
         return Credential(agent_token, token_id if proof is not None else None, proof)
+
+    def _decoded(self, agent_token: str) -> TokenClaims | None:
+        """`decode_token`, remembered per token (a caller usually reuses one token)."""
+        try:
+            return self._claims[agent_token]
+        except KeyError:
+            pass
+        claims = decode_token(agent_token)
+        if len(self._claims) >= _CLAIMS_KEPT:
+            self._claims.clear()
+        self._claims[agent_token] = claims
+        return claims
 
     # Calls
 
@@ -426,7 +444,7 @@ class SyncGatewayClient:
         credential: Credential | None = None,
     ) -> tuple[httpx.Response, int]:
         """Send one call: sign, send, classify and retry; returns the success and attempts."""
-        url = str(httpx.URL(self._endpoint.base_url + path))  # sign exactly what httpx sends
+        url, signed_url = self._url(path)
         headers = request_headers(
             agent=self._user_agent,
             correlation_id=correlation_id,
@@ -437,7 +455,7 @@ class SyncGatewayClient:
         for attempt in self._retrying.copy():
             with attempt:
                 attempts += 1
-                signed = {**headers, **self._signer.sign(method, url, headers, body)}
+                signed = {**headers, **self._signer.sign(method, signed_url, headers, body)}
                 started = time.perf_counter()
                 try:
                     response = self._http.request(
@@ -485,6 +503,16 @@ class SyncGatewayClient:
                     attempts=attempts,
                 )
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _url(self, path: str) -> tuple[httpx.URL, str]:
+        """The request URL for `path`, parsed once, and its text (sign exactly what httpx sends)."""
+        cached = self._urls.get(path)
+        if cached is None:
+            url = httpx.URL(self._endpoint.base_url + path)
+            cached = (url, str(url))
+            if len(self._urls) < _URLS_KEPT:
+                self._urls[path] = cached
+        return cached
 
     def _observe_rotation(self, response: httpx.Response, credential: Credential) -> None:
         if not _rotation_recommended(response):
