@@ -5,10 +5,9 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_never
 
 from .._concurrency import async_sleep
 from .._constants import (
@@ -69,6 +68,9 @@ from .._tokens import (
     utc_now,
 )
 from ._token_manager import AsyncTokenManager
+
+if TYPE_CHECKING:
+    from tenacity import AsyncRetrying
 
 logger = logging.getLogger(LOGGER_NAME)
 
@@ -131,13 +133,6 @@ class GatewayClient:
         self._minted: OrderedDict[str, TokenInfo] = OrderedDict()
         self._urls: dict[str, tuple[httpx.URL, str]] = {}
         self._claims: dict[str, TokenClaims | None] = {}
-        self._retrying = AsyncRetrying(
-            stop=stop_never,
-            retry=retry_if_exception_type(_RetryLater),
-            wait=_wait_asked,
-            sleep=async_sleep,
-            reraise=True,
-        )
         self._owns_http = http_client is None
         if self._endpoint.mock_name is not None:
             if http_client is not None:
@@ -451,58 +446,93 @@ class GatewayClient:
             idempotency_key=idempotency_key,
             has_body=body is not None,
         )
-        attempts = 0
-        async for attempt in self._retrying.copy():
+        args = (method, path, url, signed_url, headers, body, correlation_id, idempotent)
+        try:  # the first attempt needs no retry machinery
+            return await self._attempt(1, *args, call, log_params, credential), 1
+        except _RetryLater as first:
+            pending: _RetryLater | None = first
+        attempts = 1
+        async for attempt in self._new_retrying():
             with attempt:
+                if pending is not None:  # attempt 1's outcome: tenacity waits what it asked
+                    later, pending = pending, None
+                    raise later
                 attempts += 1
-                signed = {**headers, **self._signer.sign(method, signed_url, headers, body)}
-                started = time.perf_counter()
-                try:
-                    response = await self._http.request(
-                        method, url, content=body, headers=signed, timeout=self._timeout
-                    )
-                except httpx.TransportError as exc:
-                    failure = classify_exception(exc)
-                    self._log(
-                        method, path, call, correlation_id, attempts, exc, started, log_params
-                    )
-                    decision = decide(
-                        retries_done=attempts - 1,
-                        max_retries=self._max_retries,
-                        idempotent=idempotent,
-                        failure=failure,
-                        max_retry_after_s=self._max_retry_after_s,
-                    )
-                    if decision.retry:
-                        raise _RetryLater(decision.wait_s) from None
-                    raise _network_error(exc, failure, correlation_id, attempts) from None
-                self._log(
-                    method, path, call, correlation_id, attempts, response, started, log_params
-                )
-                if credential is not None:
-                    self._observe_rotation(response, credential)
-                if response.is_success:
-                    return response, attempts
-                retry_after = parse_retry_after(response.headers, _json_or_none(response))
-                decision = decide(
-                    retries_done=attempts - 1,
-                    max_retries=self._max_retries,
-                    idempotent=idempotent,
-                    status_code=response.status_code,
-                    retry_after=retry_after,
-                    max_retry_after_s=self._max_retry_after_s,
-                )
-                if decision.retry:
-                    raise _RetryLater(decision.wait_s)
-                raise error_from_response(
-                    response.status_code,
-                    response.content,
-                    response.headers,
-                    correlation_id=correlation_id,
-                    retry_after=retry_after,
-                    attempts=attempts,
-                )
+                return await self._attempt(attempts, *args, call, log_params, credential), attempts
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _attempt(
+        self,
+        attempts: int,
+        method: str,
+        path: str,
+        url: httpx.URL,
+        signed_url: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        correlation_id: str,
+        idempotent: bool,
+        call: str | None,
+        log_params: Any,
+        credential: Credential | None,
+    ) -> httpx.Response:
+        """One signed attempt: the success, or `_RetryLater`, or the error to raise."""
+        signed = {**headers, **self._signer.sign(method, signed_url, headers, body)}
+        started = time.perf_counter()
+        try:
+            response = await self._http.request(
+                method, url, content=body, headers=signed, timeout=self._timeout
+            )
+        except httpx.TransportError as exc:
+            failure = classify_exception(exc)
+            self._log(method, path, call, correlation_id, attempts, exc, started, log_params)
+            decision = decide(
+                retries_done=attempts - 1,
+                max_retries=self._max_retries,
+                idempotent=idempotent,
+                failure=failure,
+                max_retry_after_s=self._max_retry_after_s,
+            )
+            if decision.retry:
+                raise _RetryLater(decision.wait_s) from None
+            raise _network_error(exc, failure, correlation_id, attempts) from None
+        self._log(method, path, call, correlation_id, attempts, response, started, log_params)
+        if credential is not None:
+            self._observe_rotation(response, credential)
+        if response.is_success:
+            return response
+        retry_after = parse_retry_after(response.headers, _json_or_none(response))
+        decision = decide(
+            retries_done=attempts - 1,
+            max_retries=self._max_retries,
+            idempotent=idempotent,
+            status_code=response.status_code,
+            retry_after=retry_after,
+            max_retry_after_s=self._max_retry_after_s,
+        )
+        if decision.retry:
+            raise _RetryLater(decision.wait_s)
+        raise error_from_response(
+            response.status_code,
+            response.content,
+            response.headers,
+            correlation_id=correlation_id,
+            retry_after=retry_after,
+            attempts=attempts,
+        )
+
+    @staticmethod
+    def _new_retrying() -> AsyncRetrying:
+        """The retry loop after a first attempt asked for another (tenacity, imported then)."""
+        from tenacity import AsyncRetrying, retry_if_exception_type, stop_never
+
+        return AsyncRetrying(
+            stop=stop_never,
+            retry=retry_if_exception_type(_RetryLater),
+            wait=_wait_asked,
+            sleep=async_sleep,
+            reraise=True,
+        )
 
     def _url(self, path: str) -> tuple[httpx.URL, str]:
         """The request URL for `path`, parsed once, and its text (sign exactly what httpx sends)."""
