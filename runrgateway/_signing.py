@@ -7,6 +7,7 @@ No I/O. Both client twins sign with `RequestSigner`; the embedded gateway checks
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import heapq
 import hmac
@@ -579,7 +580,13 @@ class _Target:
 
 def _target(url: object) -> _Target:
     """The RFC 9421 derived components of a request URL."""
-    parts = urlsplit(url if isinstance(url, str) else str(url))
+    return _target_of(url if isinstance(url, str) else str(url))
+
+
+@functools.lru_cache(maxsize=256)
+def _target_of(url: str) -> _Target:
+    """`_target` for URL text; pure, so remembered (a client signs the same few URLs)."""
+    parts = urlsplit(url)
     scheme = parts.scheme.lower()
     netloc = parts.netloc.rpartition("@")[2]
     host, port = netloc, ""
