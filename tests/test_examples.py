@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -161,11 +162,19 @@ def test_django_view_maps_gateway_errors(django_app: ModuleType) -> None:
 # ---------------------------------------------------------------------- notebook
 
 
-def test_notebook_runs_in_a_real_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_notebook_runs_in_a_real_kernel(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
     for name in GATEWAY_ENV:  # the kernel inherits this environment: never a real gateway
         monkeypatch.delenv(name, raising=False)
+    # The kernel runs this interpreter (the one with runrgateway installed), even when the
+    # machine has another "python3" kernelspec installed for the user.
+    spec = tmp_path / "kernels" / "python3" / "kernel.json"
+    spec.parent.mkdir(parents=True)
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    spec.write_text(json.dumps({"argv": argv, "display_name": "Python 3", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
     notebook = nbformat.read(EXAMPLES / "notebook.ipynb", as_version=4)
     assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code")
     client = nbclient.NotebookClient(
