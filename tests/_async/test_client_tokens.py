@@ -110,7 +110,7 @@ async def test_concurrent_callers_share_one_mint(
 
 
 async def failing_slow_token_answer(request: httpx.Request) -> httpx.Response:
-    await async_sleep(0.05)
+    await async_sleep(0.3)  # every thread of the pool has started and waits on this mint
     return httpx.Response(404, json={"error": "Agent not found."})
 
 

@@ -112,7 +112,7 @@ def test_concurrent_callers_share_one_mint(
 
 
 def failing_slow_token_answer(request: httpx.Request) -> httpx.Response:
-    sleep(0.05)
+    sleep(0.3)  # every thread of the pool has started and waits on this mint
     return httpx.Response(404, json={"error": "Agent not found."})
 
 
