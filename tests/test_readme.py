@@ -224,6 +224,13 @@ def _idempotency(run: Run) -> None:
     assert run.stdout == "True True\n"
 
 
+def _sent_once(run: Run) -> None:
+    assert run.stdout.splitlines() == [
+        "without a key: 1 attempt, 1 email sent",
+        "with a key: 2 attempts, replayed=True, 1 email sent",
+    ]
+
+
 def _keys(run: Run) -> None:
     assert "'emailAddress': 'agent@mock.4runr.local'" in run.stdout
     agent = get_gateway("mock://readme").get_agent("ec-agent")
@@ -269,6 +276,7 @@ EXPECTATIONS: dict[str, Callable[[Run], None]] = {
     "errors": _errors,
     "error-attributes": _error_attributes,
     "idempotency": _idempotency,
+    "sent-once": _sent_once,
     "keys": _keys,
     "scope-guard": _scope_guard,
     "mock-mode": _mock_mode,
