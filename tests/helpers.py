@@ -19,6 +19,8 @@ from runrgateway._tokens import format_utc
 
 T = TypeVar("T")
 
+BASE = "https://gw.test"  # where respx answers in the client tests
+
 
 async def async_run_concurrently(calls: list[Callable[[], Awaitable[T]]]) -> list[T]:
     """Run the calls at once as asyncio tasks (unasync: `run_concurrently`, threads)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -19,9 +19,8 @@ from runrgateway import (
     GatewayUpstreamError,
     GatewayValidationError,
 )
-from tests.helpers import gateway_token
+from tests.helpers import BASE, gateway_token
 
-BASE = "https://gw.test"
 SERVER_ID = "req_1700000000000_abcdefghi"
 
 # (status, body, class, code, text the message must hold)
@@ -60,12 +59,6 @@ TOKEN_ERRORS: list[tuple[int, Any, type[GatewayError], str]] = [
     (400, {"error": "Tools and permissions must be arrays"}, GatewayValidationError, "must be arrays"),
     (404, {"error": "Agent not found."}, GatewayAuthError, "Agent not found"),
 ]  # fmt: skip
-
-
-@pytest.fixture
-def router() -> Iterator[respx.MockRouter]:
-    with respx.mock(base_url=BASE, assert_all_called=False) as mock:
-        yield mock
 
 
 @pytest.fixture
@@ -117,7 +110,7 @@ async def test_generate_token_error_catalogue(
     error: type[GatewayError],
     text: str,
 ) -> None:
-    router.post("/api/generate-token").mock(return_value=answer(status, body))
+    router["token"].mock(side_effect=None, return_value=answer(status, body))
     with pytest.raises(error) as caught:
         await client.get_token({"tools": ["serpapi"], "permissions": ["read"]})
     assert text in str(caught.value) and caught.value.status_code == status

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 
 import httpx
@@ -18,16 +18,7 @@ from runrgateway import (
     TokenOptions,
     __version__,
 )
-from tests.helpers import gateway_token, json_body, proxy_answer, token_answer
-
-BASE = "https://gw.test"
-
-
-@pytest.fixture
-def router() -> Iterator[respx.MockRouter]:
-    with respx.mock(base_url=BASE, assert_all_called=False) as mock:
-        mock.post("/api/generate-token").mock(side_effect=token_answer)
-        yield mock
+from tests.helpers import BASE, gateway_token, json_body, proxy_answer
 
 
 @pytest.fixture

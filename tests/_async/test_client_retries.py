@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -17,17 +17,9 @@ from runrgateway import (
     GatewayTimeoutError,
     GatewayUpstreamError,
 )
-from tests.helpers import gateway_token, proxy_answer, token_answer
+from tests.helpers import BASE, gateway_token, proxy_answer, token_answer
 
-BASE = "https://gw.test"
 EMAIL = {"to": "a@b.c", "subject": "s", "body": "b"}
-
-
-@pytest.fixture
-def router() -> Iterator[respx.MockRouter]:
-    with respx.mock(base_url=BASE, assert_all_called=False) as mock:
-        mock.post("/api/generate-token").mock(side_effect=token_answer)
-        yield mock
 
 
 @pytest.fixture

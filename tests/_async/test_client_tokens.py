@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 
 import httpx
@@ -14,21 +14,13 @@ import respx
 from runrgateway import GatewayClient, GatewayPolicyError, GatewayTokenError
 from runrgateway._concurrency import async_sleep
 from tests.helpers import (
+    BASE,
     async_run_concurrently,
     gateway_token,
     json_body,
     proxy_answer,
     token_answer,
 )
-
-BASE = "https://gw.test"
-
-
-@pytest.fixture
-def router() -> Iterator[respx.MockRouter]:
-    with respx.mock(base_url=BASE, assert_all_called=False) as mock:
-        mock.post("/api/generate-token", name="token").mock(side_effect=token_answer)
-        yield mock
 
 
 @pytest.fixture

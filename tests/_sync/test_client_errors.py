@@ -21,9 +21,8 @@ from runrgateway import (
     GatewayValidationError,
     SyncGatewayClient,
 )
-from tests.helpers import gateway_token
+from tests.helpers import BASE, gateway_token
 
-BASE = "https://gw.test"
 SERVER_ID = "req_1700000000000_abcdefghi"
 
 # (status, body, class, code, text the message must hold)
@@ -62,12 +61,6 @@ TOKEN_ERRORS: list[tuple[int, Any, type[GatewayError], str]] = [
     (400, {"error": "Tools and permissions must be arrays"}, GatewayValidationError, "must be arrays"),
     (404, {"error": "Agent not found."}, GatewayAuthError, "Agent not found"),
 ]  # fmt: skip
-
-
-@pytest.fixture
-def router() -> Iterator[respx.MockRouter]:
-    with respx.mock(base_url=BASE, assert_all_called=False) as mock:
-        yield mock
 
 
 @pytest.fixture
@@ -119,7 +112,7 @@ def test_generate_token_error_catalogue(
     error: type[GatewayError],
     text: str,
 ) -> None:
-    router.post("/api/generate-token").mock(return_value=answer(status, body))
+    router["token"].mock(side_effect=None, return_value=answer(status, body))
     with pytest.raises(error) as caught:
         client.get_token({"tools": ["serpapi"], "permissions": ["read"]})
     assert text in str(caught.value) and caught.value.status_code == status

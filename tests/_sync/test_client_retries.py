@@ -19,17 +19,9 @@ from runrgateway import (
     GatewayUpstreamError,
     SyncGatewayClient,
 )
-from tests.helpers import gateway_token, proxy_answer, token_answer
+from tests.helpers import BASE, gateway_token, proxy_answer, token_answer
 
-BASE = "https://gw.test"
 EMAIL = {"to": "a@b.c", "subject": "s", "body": "b"}
-
-
-@pytest.fixture
-def router() -> Iterator[respx.MockRouter]:
-    with respx.mock(base_url=BASE, assert_all_called=False) as mock:
-        mock.post("/api/generate-token").mock(side_effect=token_answer)
-        yield mock
 
 
 @pytest.fixture

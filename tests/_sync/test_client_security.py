@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -13,9 +12,8 @@ import respx
 
 from runrgateway import GatewayConfigError, GatewayError, SyncGatewayClient, TokenOptions
 from runrgateway._signing import AgentKey, SignatureVerifier
-from tests.helpers import proxy_answer, token_answer
+from tests.helpers import BASE, proxy_answer
 
-BASE = "https://gw.test"
 SECRET_PARAMS = {
     "q": "plumbers",
     "api_key": "sk-live-abcdef0123456789",
@@ -23,13 +21,6 @@ SECRET_PARAMS = {
     "auth": "Bearer eyJhbGciOi.secretbearer.value",
 }
 SECRET_VALUES = ["sk-live-abcdef0123456789", "hunter2-hunter2", "cs-0123456789", "secretbearer"]
-
-
-@pytest.fixture
-def router() -> Iterator[respx.MockRouter]:
-    with respx.mock(base_url=BASE, assert_all_called=False) as mock:
-        mock.post("/api/generate-token", name="token").mock(side_effect=token_answer)
-        yield mock
 
 
 def pem_lines(pem: str) -> list[str]:

@@ -16,21 +16,13 @@ import respx
 from runrgateway import GatewayPolicyError, GatewayTokenError, SyncGatewayClient
 from runrgateway._concurrency import sleep
 from tests.helpers import (
+    BASE,
     gateway_token,
     json_body,
     proxy_answer,
     run_concurrently,
     token_answer,
 )
-
-BASE = "https://gw.test"
-
-
-@pytest.fixture
-def router() -> Iterator[respx.MockRouter]:
-    with respx.mock(base_url=BASE, assert_all_called=False) as mock:
-        mock.post("/api/generate-token", name="token").mock(side_effect=token_answer)
-        yield mock
 
 
 @pytest.fixture
