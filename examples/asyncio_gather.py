@@ -55,7 +55,7 @@ async def search_all(cities: list[str]) -> dict[str, list[dict[str, Any]]]:
 
         async def search(city: str) -> list[dict[str, Any]]:
             query = f"{city} plumber"
-            return list(await gw.proxy("serpapi", "search", {"q": query, "query": query, "num": 3}))
+            return list(await gw.proxy("serpapi", "search", {"q": query, "num": 3}))
 
         results = await asyncio.gather(*(search(city) for city in cities))
     return dict(zip(cities, results, strict=True))

@@ -136,11 +136,20 @@ def is_read_only(tool: str, action: str, read_only: frozenset[str] = READ_ONLY_A
     return f"{tool}:{action}" in read_only
 
 
-def params_with_intent(params: Mapping[str, Any], intent: str | None) -> dict[str, Any]:
-    """A copy of params carrying the intent, unless the caller put one there."""
+def outgoing_params(
+    tool: str, action: str, params: Mapping[str, Any], intent: str | None
+) -> dict[str, Any]:
+    """A copy of params as sent: with the intent (unless the caller set one) and the
+    real gateway's serpapi quirk smoothed over (its validator wants `query`, its search
+    adapter reads `q`: whichever the caller gave is sent under both names)."""
     copied = dict(params)
     if intent is not None and "intent" not in copied:
         copied["intent"] = intent
+    if (tool, action) == ("serpapi", "search"):
+        if "q" in copied and "query" not in copied:
+            copied["query"] = copied["q"]
+        elif "query" in copied and "q" not in copied:
+            copied["q"] = copied["query"]
     return copied
 
 

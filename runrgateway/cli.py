@@ -431,9 +431,7 @@ async def _demo(settings: Settings, out: TextIO) -> int:
         say()
         say(f"2. Search: serpapi:search {query!r} (with that token)")
         # The real gateway validates `query` while its search adapter reads `q`: send both.
-        results = await gw.proxy(
-            "serpapi", "search", {"q": query, "query": query, "num": 3}, info.agent_token
-        )
+        results = await gw.proxy("serpapi", "search", {"q": query, "num": 3}, info.agent_token)
         hits = results if isinstance(results, list) else []
         say(f"   {len(hits)} results")
         for hit in hits:

@@ -50,7 +50,7 @@ def search(request: HttpRequest) -> JsonResponse:
     num = min(int(num_text), 100) if num_text.isdigit() and num_text != "0" else 5
     try:
         # The real gateway validates `query` while its search adapter reads `q`: send both.
-        results = gateway.proxy("serpapi", "search", {"q": query, "query": query, "num": num})
+        results = gateway.proxy("serpapi", "search", {"q": query, "num": num})
     except GatewayError as exc:
         return _error_response(exc)
     return JsonResponse({"query": query, "results": results})

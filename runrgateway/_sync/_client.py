@@ -50,7 +50,7 @@ from .._requests import (
     is_read_only,
     job_path,
     load_agent_key,
-    params_with_intent,
+    outgoing_params,
     parse_base_url,
     proof_payload_text,
     proxy_body,
@@ -356,7 +356,7 @@ class SyncGatewayClient:
         checked = check_params(params)
         key, chosen = choose_idempotency_key(idempotency_key, checked)
         idempotent = chosen or is_read_only(tool, action, self._read_only)
-        sent_params = params_with_intent(checked, self._intent)
+        sent_params = outgoing_params(tool, action, checked, self._intent)
         params_json = encode_json(sent_params)  # refused here, before a token is minted
         call_id = correlation_id or generate_correlation_id()
         for token_round in (1, 2):

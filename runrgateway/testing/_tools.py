@@ -174,8 +174,6 @@ def validate_params(tool: str, action: str, params: Any) -> list[str]:
         return [f"No validator found for {tool}:{action}"]
     if not isinstance(params, dict):
         return [f": Expected object, received {_type_name(params)}"]
-    if tool == "serpapi" and "query" not in params and "q" in params:
-        params = {**params, "query": params["q"]}
     errors: list[str] = []
     for name, rule in schema.items():
         if name not in params:

@@ -93,7 +93,7 @@ async def test_proxy_body_headers_and_intent(
     body = json_body(request)
     assert body["agent_token"] == token
     assert (body["tool"], body["action"]) == ("serpapi", "search")
-    assert body["params"] == {**original, "intent": "lead_discovery"}
+    assert body["params"] == {**original, "query": original["q"], "intent": "lead_discovery"}
     assert body["intent"] == "lead_discovery"
     assert request.headers["content-type"] == "application/json"
     assert request.headers["user-agent"].startswith(f"runrgateway/{__version__}")
@@ -283,3 +283,20 @@ async def test_caller_http_client_is_not_closed(router: respx.MockRouter, agent_
         await gw.get_token({"tools": ["serpapi"], "permissions": ["read"]})
     assert not http.is_closed
     await http.aclose()
+
+
+async def test_serpapi_query_is_sent_under_both_names(
+    router: respx.MockRouter, client: GatewayClient
+) -> None:
+    route = router.post("/api/proxy-request").mock(return_value=proxy_answer())
+    token = gateway_token(tools=["serpapi"])
+    params = {"q": "plumbers"}
+    await client.proxy("serpapi", "search", params, token)
+    sent = json_body(route.calls.last.request)["params"]
+    assert (sent["q"], sent["query"]) == ("plumbers", "plumbers") and params == {"q": "plumbers"}
+    await client.proxy("serpapi", "search", {"query": "roofers"}, token)
+    sent = json_body(route.calls.last.request)["params"]
+    assert (sent["q"], sent["query"]) == ("roofers", "roofers")
+    await client.proxy("serpapi", "search", {"q": "a", "query": "b"}, token)
+    sent = json_body(route.calls.last.request)["params"]
+    assert (sent["q"], sent["query"]) == ("a", "b")

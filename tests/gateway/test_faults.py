@@ -12,7 +12,7 @@ from runrgateway.testing import AsyncGatewayMockTransport, EmbeddedGateway
 
 from .conftest import AGENT_ID, WireClient
 
-SEARCH = {"q": "test"}
+SEARCH = {"query": "test"}
 
 
 def test_fail_next_answers_without_handling(wire: WireClient, gateway: EmbeddedGateway) -> None:

@@ -27,7 +27,7 @@ def _wait_done(wire: WireClient, job_id: str, timeout_s: float = 5.0) -> dict[st
 
 
 def test_async_call_is_queued_then_done(wire: WireClient, gateway: EmbeddedGateway) -> None:
-    queued = wire.proxy("serpapi", "search", {"q": "x", "num": 2}, **{"async": True})
+    queued = wire.proxy("serpapi", "search", {"query": "x", "num": 2}, **{"async": True})
     assert queued.status_code == 202
     body = queued.json()
     assert set(body) == {"job_id", "status"} and body["status"] == "queued"
@@ -35,7 +35,9 @@ def test_async_call_is_queued_then_done(wire: WireClient, gateway: EmbeddedGatew
     done = _wait_done(wire, body["job_id"])
     assert done["status"] == "done" and done["error"] is None
     assert done["job_id"] == body["job_id"]
-    assert done["result"] == wire.proxy("serpapi", "search", {"q": "x", "num": 2}).json()["data"]
+    assert (
+        done["result"] == wire.proxy("serpapi", "search", {"query": "x", "num": 2}).json()["data"]
+    )
 
 
 def test_job_passes_through_running(wire: WireClient, gateway: EmbeddedGateway) -> None:

@@ -17,7 +17,7 @@ from .conftest import AGENT_ID, WireClient, token_payload, utc_in
 
 CORRELATION = re.compile(r"^req_\d{13}_[0-9a-z]{9}$")
 MISSING = "Missing required fields: agent_token, tool, action, and params are required."
-SEARCH = {"q": "openai canada", "engine": "google"}
+SEARCH = {"query": "openai canada", "engine": "google"}
 
 
 def _assert_error(answer: Any, status: int, error: str, code: str) -> dict[str, Any]:
@@ -52,7 +52,7 @@ def test_gateway_mints_its_own_correlation_id(wire: WireClient) -> None:
 def test_tool_results_are_deterministic(wire: WireClient) -> None:
     token = wire.token()
     first = wire.proxy("serpapi", "search", SEARCH, token).json()["data"]
-    second = wire.proxy("serpapi", "search", {"query": SEARCH["q"]}, token).json()["data"]
+    second = wire.proxy("serpapi", "search", {**SEARCH, "q": SEARCH["query"]}, token).json()["data"]
     assert first == second
 
 
@@ -346,7 +346,12 @@ def test_7_domain_guard(wire: WireClient, gateway: EmbeddedGateway) -> None:
             {"query": ""},
             ["query: String must contain at least 1 character(s)"],
         ),
-        ("serpapi", "search", {"q": "x", "num": "10"}, ["num: Expected number, received string"]),
+        (
+            "serpapi",
+            "search",
+            {"query": "x", "num": "10"},
+            ["num: Expected number, received string"],
+        ),
         ("http_fetch", "get", {"url": "not a url"}, ["url: Invalid url"]),
         ("http_fetch", "head", {}, ["url: Required"]),
         (
@@ -373,9 +378,15 @@ def test_8_parameter_validation(
     assert body["details"] == details
 
 
-@pytest.mark.parametrize("key", ["q", "query"])
-def test_8_search_accepts_q_or_query(wire: WireClient, key: str) -> None:
-    assert wire.proxy("serpapi", "search", {key: "plumber montreal"}).status_code == 200
+def test_8_search_validator_wants_query_as_the_real_one(wire: WireClient) -> None:
+    """The real validator wants `query` (its adapter reads `q`); the fake tool reads either."""
+    only_q = wire.proxy("serpapi", "search", {"q": "plumber montreal"})
+    body = _assert_error(only_q, 400, "Parameter validation failed", "VALIDATION_FAILED")
+    assert body["details"] == ["query: Required"]
+    both = wire.proxy("serpapi", "search", {"q": "plumber montreal", "query": "plumber montreal"})
+    only_query = wire.proxy("serpapi", "search", {"query": "plumber montreal"})
+    assert both.status_code == only_query.status_code == 200
+    assert both.json()["data"] == only_query.json()["data"]
 
 
 # 9. rate limit ------------------------------------------------------------------------
