@@ -231,28 +231,3 @@ class GatewayServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
-
-
-def serve(
-    host: str = "127.0.0.1",
-    port: int = 8080,
-    *,
-    gateway: EmbeddedGateway | None = None,
-    allow_builtin_tools_by_default: bool = True,
-) -> None:
-    """Serve until Ctrl-C (for `runrgateway serve`).
-
-    Agents are created with `POST /api/create-agent`; unless turned off, agents without
-    a policy may use every built-in tool.
-    """
-    server = GatewayServer(
-        gateway, host, port, allow_builtin_tools_by_default=allow_builtin_tools_by_default
-    )
-    server.start()
-    try:
-        while True:
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        logger.info("stopping the embedded gateway")
-    finally:
-        server.stop()
