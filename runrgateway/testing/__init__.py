@@ -25,7 +25,7 @@ if TYPE_CHECKING:
         remove_gateway,
         reset_gateways,
     )
-    from ._server import GatewayServer, serve
+    from ._server import GatewayServer
     from ._state import ToolRun
     from ._time import ManualClock
     from ._tokens import IssuedToken
@@ -49,7 +49,6 @@ __all__ = [
     "AsyncGatewayMockTransport",
     "GatewayMockTransport",
     "GatewayServer",
-    "serve",
     # observation and faults
     "RecordedRequest",
     "ToolRun",
@@ -77,7 +76,6 @@ _HOMES = {
     "remove_gateway": "_registry",
     "reset_gateways": "_registry",
     "GatewayServer": "_server",
-    "serve": "_server",
     "ToolRun": "_state",
     "ManualClock": "_time",
     "IssuedToken": "_tokens",
