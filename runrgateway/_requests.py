@@ -10,6 +10,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import httpx
+
 from ._constants import (
     HEADER_CORRELATION_ID,
     HEADER_IDEMPOTENCY_KEY,
@@ -21,9 +23,26 @@ from ._constants import (
 from ._errors import GatewayConfigError, GatewayValidationError
 from ._ids import generate_idempotency_key
 from ._signing import AgentKey
-from ._tokens import format_utc
+from ._tokens import Credential, format_utc
 
 _SCHEMES = ("http", "https", "mock")
+
+
+@dataclass(frozen=True)
+class PreparedCall:
+    """Everything an attempt of one call needs; the same on every retry but the signature."""
+
+    method: str
+    path: str
+    url: httpx.URL
+    signed_url: str  # the URL text exactly as httpx sends it
+    headers: dict[str, str]
+    body: bytes | None
+    correlation_id: str
+    idempotent: bool
+    label: str | None = None  # "tool:action", for logs
+    log_params: Any = None
+    credential: Credential | None = None
 
 
 @dataclass(frozen=True)
@@ -93,8 +112,6 @@ def check_ttl_minutes(ttl_minutes: Any) -> int:
 
 
 def user_agent() -> str:
-    import httpx
-
     return f"{USER_AGENT} python/{platform.python_version()} httpx/{httpx.__version__}"
 
 

@@ -39,6 +39,7 @@ from .._ids import generate_correlation_id
 from .._masking import describe_attempt, mask_sensitive
 from .._models import JobResponse, ProxyResponse, TokenInfo, TokenOptions
 from .._requests import (
+    PreparedCall,
     check_agent_id,
     check_name,
     check_params,
@@ -83,7 +84,7 @@ _CLAIMS_KEPT = 64
 
 
 class _RetryLater(Exception):
-    """Raised inside one attempt to ask tenacity for another after `wait_s`."""
+    """Raised by an attempt to ask for another after `wait_s`."""
 
     def __init__(self, wait_s: float) -> None:
         super().__init__(wait_s)
@@ -446,66 +447,55 @@ class SyncGatewayClient:
             idempotency_key=idempotency_key,
             has_body=body is not None,
         )
-        args = (method, path, url, signed_url, headers, body, correlation_id, idempotent)
-        try:  # the first attempt needs no retry machinery
-            return self._attempt(1, *args, call, log_params, credential), 1
+        prepared = PreparedCall(
+            method, path, url, signed_url, headers, body, correlation_id, idempotent,
+            label=call, log_params=log_params, credential=credential,
+        )  # fmt: skip
+        try:  # most calls succeed at once: the retry machinery is built only when needed
+            return self._attempt(prepared, 1), 1
         except _RetryLater as first:
-            pending: _RetryLater | None = first
+            sleep(first.wait_s)
         attempts = 1
         for attempt in self._new_retrying():
             with attempt:
-                if pending is not None:  # attempt 1's outcome: tenacity waits what it asked
-                    later, pending = pending, None
-                    raise later
                 attempts += 1
-                return self._attempt(attempts, *args, call, log_params, credential), attempts
+                return self._attempt(prepared, attempts), attempts
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _attempt(
-        self,
-        attempts: int,
-        method: str,
-        path: str,
-        url: httpx.URL,
-        signed_url: str,
-        headers: dict[str, str],
-        body: bytes | None,
-        correlation_id: str,
-        idempotent: bool,
-        call: str | None,
-        log_params: Any,
-        credential: Credential | None,
-    ) -> httpx.Response:
+    def _attempt(self, call: PreparedCall, attempts: int) -> httpx.Response:
         """One signed attempt: the success, or `_RetryLater`, or the error to raise."""
-        signed = {**headers, **self._signer.sign(method, signed_url, headers, body)}
+        signed = {
+            **call.headers,
+            **self._signer.sign(call.method, call.signed_url, call.headers, call.body),
+        }
         started = time.perf_counter()
         try:
             response = self._http.request(
-                method, url, content=body, headers=signed, timeout=self._timeout
+                call.method, call.url, content=call.body, headers=signed, timeout=self._timeout
             )
         except httpx.TransportError as exc:
             failure = classify_exception(exc)
-            self._log(method, path, call, correlation_id, attempts, exc, started, log_params)
+            self._log(call, attempts, exc, started)
             decision = decide(
                 retries_done=attempts - 1,
                 max_retries=self._max_retries,
-                idempotent=idempotent,
+                idempotent=call.idempotent,
                 failure=failure,
                 max_retry_after_s=self._max_retry_after_s,
             )
             if decision.retry:
                 raise _RetryLater(decision.wait_s) from None
-            raise _network_error(exc, failure, correlation_id, attempts) from None
-        self._log(method, path, call, correlation_id, attempts, response, started, log_params)
-        if credential is not None:
-            self._observe_rotation(response, credential)
+            raise _network_error(exc, failure, call.correlation_id, attempts) from None
+        self._log(call, attempts, response, started)
+        if call.credential is not None:
+            self._observe_rotation(response, call.credential)
         if response.is_success:
             return response
         retry_after = parse_retry_after(response.headers, _json_or_none(response))
         decision = decide(
             retries_done=attempts - 1,
             max_retries=self._max_retries,
-            idempotent=idempotent,
+            idempotent=call.idempotent,
             status_code=response.status_code,
             retry_after=retry_after,
             max_retry_after_s=self._max_retry_after_s,
@@ -516,7 +506,7 @@ class SyncGatewayClient:
             response.status_code,
             response.content,
             response.headers,
-            correlation_id=correlation_id,
+            correlation_id=call.correlation_id,
             retry_after=retry_after,
             attempts=attempts,
         )
@@ -557,15 +547,7 @@ class SyncGatewayClient:
             )
 
     def _log(
-        self,
-        method: str,
-        path: str,
-        call: str | None,
-        correlation_id: str,
-        attempt: int,
-        outcome: httpx.Response | Exception,
-        started: float,
-        params: Any,
+        self, call: PreparedCall, attempt: int, outcome: httpx.Response | Exception, started: float
     ) -> None:
         if not logger.isEnabledFor(logging.DEBUG):
             return
@@ -574,14 +556,14 @@ class SyncGatewayClient:
         )
         logger.debug(
             describe_attempt(
-                method=method,
-                path=path,
-                call=call,
-                correlation_id=correlation_id,
+                method=call.method,
+                path=call.path,
+                call=call.label,
+                correlation_id=call.correlation_id,
                 attempt=attempt,
                 status=status,
                 elapsed_ms=(time.perf_counter() - started) * 1000,
-                params=params,
+                params=call.log_params,
             )
         )
 
