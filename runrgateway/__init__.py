@@ -4,7 +4,8 @@
 the same methods.
 """
 
-from ._async._client import GatewayClient
+from typing import TYPE_CHECKING, Any
+
 from ._errors import (
     GatewayAuthError,
     GatewayConfigError,
@@ -20,8 +21,11 @@ from ._errors import (
 from ._ids import extract_correlation_id, generate_correlation_id, generate_idempotency_key
 from ._masking import mask_sensitive
 from ._models import JobResponse, ProxyResponse, TokenInfo, TokenOptions
-from ._sync._client import SyncGatewayClient
 from ._version import __version__
+
+if TYPE_CHECKING:
+    from ._async._client import GatewayClient
+    from ._sync._client import SyncGatewayClient
 
 __all__ = [
     # clients
@@ -50,3 +54,20 @@ __all__ = [
     "mask_sensitive",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Load each client on first use: a program needs one twin, not both."""
+    if name == "GatewayClient":
+        from ._async._client import GatewayClient
+
+        return GatewayClient
+    if name == "SyncGatewayClient":
+        from ._sync._client import SyncGatewayClient
+
+        return SyncGatewayClient
+    raise AttributeError(f"module 'runrgateway' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,8 +1,10 @@
-"""Concurrency primitives in async/sync pairs, so that unasync maps one name to the other."""
+"""Concurrency primitives in async/sync pairs, so that unasync maps one name to the other.
+
+asyncio is imported on first use, so that blocking programs never load it.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from types import TracebackType
@@ -12,6 +14,8 @@ class AsyncLock:
     """An asyncio lock (unasync turns it into `Lock`)."""
 
     def __init__(self) -> None:
+        import asyncio
+
         self._lock = asyncio.Lock()
 
     async def __aenter__(self) -> AsyncLock:
@@ -48,6 +52,8 @@ class Lock:
 
 async def async_sleep(seconds: float) -> None:
     """Sleep without blocking the event loop."""
+    import asyncio
+
     await asyncio.sleep(seconds)
 
 

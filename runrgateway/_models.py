@@ -2,19 +2,49 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
-
-from dataclasses_json import DataClassJsonMixin
+from typing import Any, TypeVar
 
 from ._constants import JOB_STATUSES, MAX_TTL_MINUTES, MIN_TTL_MINUTES
 from ._errors import BAD_RESPONSE, GatewayError, GatewayValidationError
 
+_T = TypeVar("_T")
+
+
+class JsonMixin:
+    """`to_dict`, `to_json`, `from_dict`, `from_json` from dataclasses-json, loaded on first use.
+
+    The same methods as `dataclasses_json.DataClassJsonMixin`, without importing
+    dataclasses-json (and marshmallow) when `runrgateway` is imported.
+    """
+
+    def to_dict(self, encode_json: bool = False) -> dict[str, Any]:
+        from dataclasses_json import DataClassJsonMixin
+
+        return DataClassJsonMixin.to_dict(self, encode_json)  # type: ignore[arg-type]
+
+    def to_json(self, **kwargs: Any) -> str:
+        from dataclasses_json import DataClassJsonMixin
+
+        return DataClassJsonMixin.to_json(self, **kwargs)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_dict(cls: type[_T], kvs: Any, *, infer_missing: bool = False) -> _T:
+        from dataclasses_json import DataClassJsonMixin
+
+        decode = DataClassJsonMixin.from_dict.__func__  # type: ignore[attr-defined]
+        return decode(cls, kvs, infer_missing=infer_missing)  # type: ignore[no-any-return]
+
+    @classmethod
+    def from_json(cls: type[_T], text: str | bytes, *, infer_missing: bool = False) -> _T:
+        return cls.from_dict(json.loads(text), infer_missing=infer_missing)  # type: ignore[attr-defined,no-any-return]
+
 
 @dataclass(frozen=True)
-class TokenOptions(DataClassJsonMixin):
+class TokenOptions(JsonMixin):
     """What a token is for: `TokenOptions(tools=["serpapi"], permissions=["read"])`."""
 
     tools: list[str]
@@ -77,7 +107,7 @@ class TokenInfo:
 
 
 @dataclass(frozen=True)
-class ProxyResponse(DataClassJsonMixin):
+class ProxyResponse(JsonMixin):
     """The full answer to a proxied call."""
 
     data: Any
@@ -92,7 +122,7 @@ class ProxyResponse(DataClassJsonMixin):
 
 
 @dataclass(frozen=True)
-class JobResponse(DataClassJsonMixin):
+class JobResponse(JsonMixin):
     """The state of a background job: status is queued, running, done or failed."""
 
     job_id: str
