@@ -39,7 +39,6 @@ import httpx
 from runrgateway import GatewayClient, SyncGatewayClient
 from runrgateway._signing import AgentKey, RequestSigner
 from runrgateway.testing import EmbeddedGateway, GatewayServer
-from runrgateway.testing import _server as _gateway_server  # listen backlog, see Gateway
 
 TOOL, ACTION = "serpapi", "search"
 PARAMS = {"query": "rfc 9421 http message signatures in python", "num": 5}
@@ -106,11 +105,6 @@ class Gateway:
     """A fresh embedded gateway on loopback (rate limit off), with one agent per key."""
 
     def __init__(self, keys: dict[str, AgentKey]) -> None:
-        # The stdlib server listens with a backlog of 5: a burst of new connections (the
-        # concurrency figures open up to LIMITS.max_connections at once) overflows it and
-        # connections are reset or stall for a SYN retry (1 s). A deeper queue, here only.
-        server_class = _gateway_server._Server
-        server_class.request_queue_size = max(server_class.request_queue_size, 128)
         self.embedded = EmbeddedGateway("bench", rate_limit=None)
         self.server = GatewayServer(self.embedded, "127.0.0.1", 0).start()
         self.url = self.server.url

@@ -31,6 +31,9 @@ _MAX_BODY_BYTES = 10 * 1024 * 1024
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # The stdlib's backlog of 5 overflows when many clients connect at once (connections
+    # reset, or a 1 s SYN retry); a load of concurrent agents needs a deeper queue.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], gateway: EmbeddedGateway) -> None:
         self.gateway = gateway
