@@ -8,17 +8,29 @@ from __future__ import annotations
 import threading
 import time
 from types import TracebackType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import asyncio
 
 
 class AsyncLock:
-    """An asyncio lock (unasync turns it into `Lock`)."""
+    """An asyncio lock (unasync turns it into `Lock`).
+
+    It follows the running event loop: a client reused by a later `asyncio.run()` gets
+    a fresh lock instead of one bound to a loop that is gone.
+    """
 
     def __init__(self) -> None:
-        import asyncio
-
-        self._lock = asyncio.Lock()
+        self._lock: asyncio.Lock | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def __aenter__(self) -> AsyncLock:
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        if self._lock is None or self._loop is not loop:
+            self._lock, self._loop = asyncio.Lock(), loop
         await self._lock.acquire()
         return self
 
@@ -28,6 +40,7 @@ class AsyncLock:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        assert self._lock is not None
         self._lock.release()
 
 

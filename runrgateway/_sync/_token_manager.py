@@ -2,6 +2,8 @@
 # Change the async source and run `python scripts/unasync.py`.
 from __future__ import annotations
 
+import copy
+import threading
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -40,6 +42,9 @@ class TokenManager:
         self._locks: dict[ScopeKey, Lock] = {}
         self._mints_done: dict[ScopeKey, int] = {}
         self._last_failure: dict[ScopeKey, tuple[int, GatewayError]] = {}
+        # Guards `_entries` against threads reading and replacing it at once (the blocking
+        # twin is shared between threads); held only for dict work, never across I/O.
+        self._entries_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(scopes={len(self._entries)})"
@@ -64,7 +69,7 @@ class TokenManager:
                 return cached
             failure = self._last_failure.get(key)
             if failure is not None and failure[0] > mints_seen:
-                raise failure[1]  # the mint we waited for failed: share its error
+                raise copy.copy(failure[1])  # the mint we waited for failed: share its error
             options = TokenOptions(list(key[0]), list(key[1]), self._ttl_minutes)
             try:
                 info = self._mint(options)
@@ -74,23 +79,26 @@ class TokenManager:
                 raise
             self._mints_done[key] = self._mints_done.get(key, 0) + 1
             self._last_failure.pop(key, None)
-            self._entries[key] = _Entry(info, _refresh_at(info))
+            with self._entries_lock:
+                self._entries[key] = _Entry(info, _refresh_at(info))
             return info
 
     def mark_stale(self, agent_token: str) -> bool:
         """Follow a rotation hint: the next call for that scope mints a new token."""
-        for entry in self._entries.values():
-            if entry.info.agent_token == agent_token:
-                entry.stale = True
-                return True
+        with self._entries_lock:
+            for entry in self._entries.values():
+                if entry.info.agent_token == agent_token:
+                    entry.stale = True
+                    return True
         return False
 
     def discard(self, agent_token: str) -> bool:
         """Drop a token the gateway refused, if it is still the cached one."""
-        for key, entry in list(self._entries.items()):
-            if entry.info.agent_token == agent_token:
-                del self._entries[key]
-                return True
+        with self._entries_lock:
+            for key, entry in self._entries.items():
+                if entry.info.agent_token == agent_token:
+                    del self._entries[key]
+                    return True
         return False
 
 
