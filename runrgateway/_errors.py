@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ._masking import mask_sensitive
+from ._masking import mask_sensitive, mask_text
 
 # Codes a gateway may put in an error body (wire.md Part B), also set by the client.
 VALIDATION_FAILED = "VALIDATION_FAILED"
@@ -199,11 +199,13 @@ def _as_text(value: Any) -> str:
 
 
 def _message_from(body: dict[str, Any] | None, text: str, status_code: int) -> str:
+    """The gateway's useful text: `error`, then `reason`, `details` or a framework `message`
+    (the body is masked already)."""
     if body is None:
         return f"HTTP {status_code}: {text}" if text else f"HTTP {status_code}"
     headline = _as_text(body.get("error")) or f"HTTP {status_code}"
     extras = [
-        _as_text(mask_sensitive(body.get(field)))
+        _as_text(body.get(field))
         for field in ("reason", "details", "message")
         if body.get(field) not in (None, "", [], {}) and _as_text(body.get(field)) != headline
     ]
@@ -257,17 +259,25 @@ def error_from_response(
     correlation_id: str | None = None,
     retry_after: float | None = None,
     attempts: int = 1,
+    secrets: Iterable[str] = (),
 ) -> GatewayError:
-    """Build the typed error for a gateway answer that is not a success."""
-    body, text = parse_error_body(content)
-    cls, code = _class_for(status_code, body, text)
+    """Build the typed error for a gateway answer that is not a success.
+
+    Everything taken from the answer is masked: sensitive keys, PEM keys, bearer
+    credentials and `secrets` (the call's token, should a gateway echo it).
+    """
+    raw_body, raw_text = parse_error_body(content)
+    cls, code = _class_for(status_code, raw_body, raw_text)
+    known = tuple(secrets)
+    body: dict[str, Any] | None = mask_sensitive(raw_body, known) if raw_body is not None else None
+    text = mask_text(raw_text, known)
     kwargs: dict[str, Any] = {
         "status_code": status_code,
         "code": code,
         "correlation_id": correlation_id,
         "server_correlation_id": headers.get("x-correlation-id"),
         "reason": _as_text(body.get("reason")) or None if body else None,
-        "details": mask_sensitive(body) if body is not None else text or None,
+        "details": body if body is not None else text or None,
         "attempts": attempts,
     }
     if cls in (GatewayRateLimitError, GatewayUpstreamError):

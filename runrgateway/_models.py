@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from ._constants import JOB_STATUSES, MAX_TTL_MINUTES, MIN_TTL_MINUTES
-from ._errors import BAD_RESPONSE, GatewayError, GatewayValidationError
+from ._errors import GatewayValidationError
 
 _T = TypeVar("_T")
 
@@ -136,11 +136,12 @@ class JobResponse(JsonMixin):
 
     @classmethod
     def from_body(cls, body: Any) -> JobResponse:
+        """Read a job answer; `ValueError` says what is missing."""
         if not isinstance(body, Mapping) or not isinstance(body.get("job_id"), str):
-            raise GatewayError("job answer has no job_id", code=BAD_RESPONSE)
+            raise ValueError("the job answer has no job_id")
         status = body.get("status")
         if status not in JOB_STATUSES:
-            raise GatewayError(f"job answer has an unknown status: {status!r}", code=BAD_RESPONSE)
+            raise ValueError(f"the job answer has an unknown status: {status!r}")
         return cls(
             job_id=body["job_id"], status=status, result=body.get("result"), error=body.get("error")
         )

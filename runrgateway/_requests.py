@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import platform
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -44,6 +45,13 @@ class PreparedCall:
     log_params: Any = None
     credential: Credential | None = None
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Values to mask should the gateway echo them in an error."""
+        if self.credential is None:
+            return ()
+        return tuple(s for s in (self.credential.agent_token, self.credential.proof_payload) if s)
+
 
 @dataclass(frozen=True)
 class Endpoint:
@@ -71,13 +79,38 @@ def parse_base_url(base_url: Any) -> Endpoint:
         raise GatewayConfigError("base_url has no host")
     if parts.query or parts.fragment or parts.username or parts.password:
         raise GatewayConfigError("base_url must not carry credentials, a query or a fragment")
-    return Endpoint(base_url=url, mock_name=parts.hostname if parts.scheme == "mock" else None)
+    if parts.scheme != "mock":
+        return Endpoint(base_url=url, mock_name=None)
+    if parts.path:
+        raise GatewayConfigError("a mock:// base_url names a gateway and has no path")
+    return Endpoint(base_url=url, mock_name=parts.netloc.lower())
+
+
+_HEADER_SAFE = re.compile(r"[\x21-\x7e]+")  # visible ASCII: no spaces, controls or non-ASCII
+
+
+def header_safe(value: Any) -> bool:
+    """Whether `value` can travel in a header or a signature parameter as it is."""
+    return isinstance(value, str) and _HEADER_SAFE.fullmatch(value) is not None
 
 
 def check_agent_id(agent_id: Any) -> str:
     if not isinstance(agent_id, str) or not agent_id.strip():
         raise GatewayConfigError("agent_id must be a non-empty string")
+    if not header_safe(agent_id) or '"' in agent_id or "\\" in agent_id:
+        raise GatewayConfigError(
+            "agent_id must be visible ASCII without spaces, quotes or backslashes "
+            "(it is the signature's keyid)"
+        )
     return agent_id
+
+
+def check_correlation_id(correlation_id: Any) -> str:
+    if not header_safe(correlation_id):
+        raise GatewayValidationError(
+            "correlation_id must be a non-empty string of visible ASCII (it is sent as a header)"
+        )
+    return str(correlation_id)
 
 
 def check_timeout_ms(timeout_ms: Any) -> float:
@@ -141,12 +174,17 @@ def check_params(params: Any) -> Mapping[str, Any]:
 
 def choose_idempotency_key(argument: str | None, params: Mapping[str, Any]) -> tuple[str, bool]:
     """The call's idempotency key, and whether the caller chose it (making the call retryable)."""
-    if argument is not None:
-        return check_name(argument, "idempotency_key"), True
-    from_params = params.get("idempotency_key")
-    if isinstance(from_params, str) and from_params:
-        return from_params, True
-    return generate_idempotency_key(), False
+    chosen = argument
+    if chosen is None:
+        from_params = params.get("idempotency_key")
+        if not isinstance(from_params, str) or not from_params:
+            return generate_idempotency_key(), False
+        chosen = from_params
+    if not header_safe(chosen):
+        raise GatewayValidationError(
+            "idempotency_key must be a non-empty string of visible ASCII (it is sent as a header)"
+        )
+    return str(chosen), True
 
 
 def is_read_only(tool: str, action: str, read_only: frozenset[str] = READ_ONLY_ACTIONS) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timezone
 from email.utils import parsedate_to_datetime
 from enum import Enum
 from typing import Any
@@ -24,15 +25,14 @@ class Failure(Enum):
 
 
 ALWAYS_RETRIED_STATUSES = frozenset({429, 503})
-IDEMPOTENT_RETRIED_STATUSES = frozenset({408, 500, 502, 504})
+# 409: the same idempotency key is still running on the gateway; wait for it.
+IDEMPOTENT_RETRIED_STATUSES = frozenset({408, 409, 500, 502, 504})
 
 
 @dataclass(frozen=True)
 class Decision:
     retry: bool
     wait_s: float = 0.0
-    # True when the server asked for a longer wait than we accept.
-    wait_too_long: bool = False
 
 
 def classify_exception(exc: httpx.TransportError) -> Failure:
@@ -63,6 +63,8 @@ def parse_retry_after(headers: Mapping[str, str], body: Any = None) -> float | N
         except (TypeError, ValueError, IndexError):
             when = None
         if when is not None:
+            if when.tzinfo is None:  # "-0000" or no zone: HTTP dates are in GMT
+                when = when.replace(tzinfo=timezone.utc)
             return max(0.0, (when - utc_now()).total_seconds())
     if isinstance(body, Mapping):
         value = body.get("retry_after")
@@ -91,7 +93,7 @@ def decide(
     if status_code is not None:
         if status_code in ALWAYS_RETRIED_STATUSES:
             if retry_after is not None and retry_after > max_retry_after_s:
-                return Decision(retry=False, wait_too_long=True)
+                return Decision(retry=False)  # longer than we accept: report it now
             retryable = True
         else:
             retryable = idempotent and status_code in IDEMPOTENT_RETRIED_STATUSES

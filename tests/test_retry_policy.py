@@ -20,6 +20,10 @@ def test_retry_after_forms() -> None:
     assert 28 <= (parse_retry_after({"retry-after": later}) or 0) <= 30
     past = format_datetime(datetime.now(timezone.utc) - timedelta(seconds=30), usegmt=True)
     assert parse_retry_after({"retry-after": past}) == 0.0
+    no_zone = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=30)).replace(
+        "+0000", "-0000"
+    )
+    assert 28 <= (parse_retry_after({"retry-after": no_zone}) or 0) <= 30
 
 
 def test_full_jitter_backoff_grows_and_is_capped(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -53,6 +57,7 @@ def test_exception_classes(exc: httpx.TransportError, failure: Failure) -> None:
     "status, idempotent, retried",
     [
         (429, False, True), (503, False, True), (500, False, False), (500, True, True),
+        (409, True, True), (409, False, False),
         (502, True, True), (504, True, True), (408, True, True), (408, False, False),
         (400, True, False), (403, True, False), (404, True, False), (501, True, False),
     ],
@@ -86,7 +91,7 @@ def test_server_wait_is_used_and_capped() -> None:
         retry_after=21,
         max_retry_after_s=20,
     )
-    assert not too_long.retry and too_long.wait_too_long
+    assert not too_long.retry
     spent = decide(
         retries_done=3, max_retries=3, idempotent=True, status_code=503, max_retry_after_s=20
     )

@@ -3,9 +3,9 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
@@ -39,6 +39,7 @@ from .._models import JobResponse, ProxyResponse, TokenInfo, TokenOptions
 from .._requests import (
     PreparedCall,
     check_agent_id,
+    check_correlation_id,
     check_name,
     check_params,
     check_retry_settings,
@@ -74,10 +75,11 @@ if TYPE_CHECKING:
     from tenacity import AsyncRetrying
 
 logger = logging.getLogger(LOGGER_NAME)
+_T = TypeVar("_T")
 
 _MINTED_TOKENS_KEPT = 256
 # Per-client caches of pure results (request URLs by path, decoded caller tokens).
-_URLS_KEPT = 64
+_CACHED_PATHS = frozenset({"/api/generate-token", "/api/proxy-request"})
 _CLAIMS_KEPT = 64
 
 
@@ -205,14 +207,17 @@ class GatewayClient:
         request = token_request_body(
             self._agent_id, options.tools, options.permissions, options.ttl_minutes, utc_now()
         )
-        response, _ = await self._send(
+        correlation_id = generate_correlation_id()
+        response, attempts = await self._send(
             "POST",
             "/api/generate-token",
             body=encode_json(request),
-            correlation_id=generate_correlation_id(),
+            correlation_id=correlation_id,
             idempotent=True,
         )
-        info = _token_info(_json_object(response), request, options)
+        info = _decode(
+            response, correlation_id, attempts, lambda body: _token_info(body, request, options)
+        )
         self._remember(info)
         return info
 
@@ -297,7 +302,7 @@ class GatewayClient:
             tool, action, params, agent_token, proof_payload_override,
             idempotency_key=idempotency_key, correlation_id=correlation_id, run_async=False,
         )  # fmt: skip
-        body = _json_object(response)
+        body = _decode(response, call_id, attempts, _as_is)
         metadata = body.get("metadata")
         return ProxyResponse(
             data=body.get("data"),
@@ -322,11 +327,11 @@ class GatewayClient:
         correlation_id: str | None = None,
     ) -> dict[str, Any]:
         """Start `tool`/`action` as a background job; returns `{"job_id": ..., "status": ...}`."""
-        response, _, call_id = await self._proxy_call(
+        response, attempts, call_id = await self._proxy_call(
             tool, action, params, agent_token, None,
             idempotency_key=idempotency_key, correlation_id=correlation_id, run_async=True,
         )  # fmt: skip
-        body = _json_object(response)
+        body = _decode(response, call_id, attempts, _as_is)
         job_id = body.get("job_id")
         if not isinstance(job_id, str) or not job_id:
             raise GatewayError(
@@ -359,7 +364,11 @@ class GatewayClient:
         idempotent = chosen or is_read_only(tool, action, self._read_only)
         sent_params = outgoing_params(tool, action, checked, self._intent)
         params_json = encode_json(sent_params)  # refused here, before a token is minted
-        call_id = correlation_id or generate_correlation_id()
+        call_id = (
+            generate_correlation_id()
+            if correlation_id is None
+            else check_correlation_id(correlation_id)
+        )
         for token_round in (1, 2):
             credential = await self._credential(tool, action, agent_token, proof_override)
             body = proxy_body(
@@ -397,14 +406,11 @@ class GatewayClient:
 
     async def get_job(self, job_id: str) -> JobResponse:
         """The state of a background job."""
-        response, _ = await self._send(
-            "GET",
-            job_path(job_id),
-            body=None,
-            correlation_id=generate_correlation_id(),
-            idempotent=True,
+        correlation_id = generate_correlation_id()
+        response, attempts = await self._send(
+            "GET", job_path(job_id), body=None, correlation_id=correlation_id, idempotent=True
         )
-        return JobResponse.from_body(_json_object(response))
+        return _decode(response, correlation_id, attempts, JobResponse.from_body)
 
     async def wait_for_job(
         self, job_id: str, *, timeout_s: float = 60.0, poll_interval_s: float = 0.25
@@ -509,6 +515,7 @@ class GatewayClient:
             correlation_id=call.correlation_id,
             retry_after=retry_after,
             attempts=attempts,
+            secrets=call.secrets,
         )
 
     @staticmethod
@@ -530,7 +537,7 @@ class GatewayClient:
         if cached is None:
             url = httpx.URL(self._endpoint.base_url + path)
             cached = (url, str(url))
-            if len(self._urls) < _URLS_KEPT:
+            if path in _CACHED_PATHS:  # the routes every call uses; job paths vary
                 self._urls[path] = cached
         return cached
 
@@ -579,23 +586,39 @@ def _json_or_none(response: httpx.Response) -> Any:
         return None
 
 
-def _json_object(response: httpx.Response) -> dict[str, Any]:
+def _as_is(body: dict[str, Any]) -> dict[str, Any]:
+    return body
+
+
+def _decode(
+    response: httpx.Response,
+    correlation_id: str,
+    attempts: int,
+    read: Callable[[dict[str, Any]], _T],
+) -> _T:
+    """Read a success answer's JSON object with `read`; a `GatewayError` when it makes no sense."""
     body = _json_or_none(response)
-    if not isinstance(body, dict):
+    try:
+        if not isinstance(body, dict):
+            raise ValueError(f"its body is not a JSON object: {response.text[:200]!r}")
+        return read(body)
+    except GatewayError:
+        raise
+    except ValueError as problem:
         raise GatewayError(
-            f"gateway answered {response.status_code} with a body that is not a JSON object: "
-            f"{response.text[:200]!r}",
+            f"gateway answered {response.status_code}, but {problem}",
             code=BAD_RESPONSE,
             status_code=response.status_code,
+            correlation_id=correlation_id,
             server_correlation_id=response.headers.get("x-correlation-id"),
-        )
-    return body
+            attempts=attempts,
+        ) from None
 
 
 def _token_info(body: dict[str, Any], request: dict[str, Any], options: TokenOptions) -> TokenInfo:
     token = body.get("agent_token")
     if not isinstance(token, str) or not token:
-        raise GatewayError("generate-token answer has no agent_token", code=BAD_RESPONSE)
+        raise ValueError("the generate-token answer has no agent_token")
     claims = decode_token(token)
     expires_at = (
         parse_timestamp(body.get("expires_at"))

@@ -48,9 +48,10 @@ class _MockRouting:
 
     @staticmethod
     def _convert(request: httpx.Request, body: bytes) -> GatewayRequest:
+        raw_path = request.url.raw_path.split(b"?", 1)[0].decode("ascii")
         return GatewayRequest.build(
             request.method,
-            request.url.path,
+            raw_path,  # percent-encoded, as a server reads it off the request line
             query=request.url.query.decode("ascii", errors="replace"),
             headers=dict(request.headers.items()),
             body=body,

@@ -90,7 +90,7 @@ async def test_retries_stop_after_max_retries(
     assert route.call_count == 4 and caught.value.attempts == 4
 
 
-@pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 422])
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
 async def test_other_4xx_are_never_retried(
     router: respx.MockRouter, client: GatewayClient, status: int
 ) -> None:
@@ -228,3 +228,23 @@ async def test_each_attempt_has_its_own_timeout(router: respx.MockRouter, agent_
         await gw.proxy("serpapi", "search", {"q": "a"}, search_token())
     timeout = route.calls.last.request.extensions["timeout"]
     assert timeout == {"connect": 1.234, "read": 1.234, "write": 1.234, "pool": 1.234}
+
+
+async def test_a_keyed_call_still_running_on_the_gateway_is_waited_for(
+    router: respx.MockRouter, client: GatewayClient
+) -> None:
+    still_running = httpx.Response(
+        409,
+        json={
+            "error": "A request with this Idempotency-Key is still running",
+            "code": "IDEMPOTENCY_CONFLICT",
+        },
+    )
+    route = router.post("/api/proxy-request").mock(
+        side_effect=[httpx.ReadTimeout("slow"), still_running, proxy_answer({"id": "m1"})]
+    )
+    response = await client.proxy_response(
+        "gmail_send", "send", EMAIL, email_token(), idempotency_key="k-9"
+    )
+    assert response.data == {"id": "m1"} and response.attempts == 3
+    assert {call.request.headers["idempotency-key"] for call in route.calls} == {"k-9"}

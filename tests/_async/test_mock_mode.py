@@ -131,3 +131,20 @@ async def test_clients_sharing_a_name_share_the_gateway(runr_gateway: EmbeddedGa
         await a.proxy("serpapi", "search", {"q": "a"})
         await b.proxy("serpapi", "search", {"q": "b"})
     assert runr_gateway.count("proxy-request") == 2
+
+
+async def test_a_job_id_with_a_slash_stays_one_segment(gw: GatewayClient) -> None:
+    with pytest.raises(GatewayError) as caught:
+        await gw.get_job("a/b")
+    assert caught.value.status_code == 404 and caught.value.message == "Job not found"
+
+
+async def test_the_mock_url_names_the_gateway_port_included() -> None:
+    from runrgateway.testing import get_gateway, remove_gateway
+
+    try:
+        async with GatewayClient("mock://Named-GW:9000", "agent-a", "test-key") as client:
+            await client.proxy("serpapi", "search", {"q": "a"})
+        assert get_gateway("mock://named-gw:9000").count("proxy-request") == 1
+    finally:
+        remove_gateway("named-gw:9000")

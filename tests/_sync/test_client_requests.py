@@ -269,8 +269,58 @@ def test_a_success_body_that_is_not_json(
 ) -> None:
     router.post("/api/proxy-request").mock(return_value=httpx.Response(200, text="<html>hi</html>"))
     with pytest.raises(GatewayError) as caught:
-        client.proxy("serpapi", "search", {"q": "a"}, gateway_token(tools=["serpapi"]))
+        client.proxy(
+            "serpapi",
+            "search",
+            {"q": "a"},
+            gateway_token(tools=["serpapi"]),
+            correlation_id="mine-1",
+        )
     assert caught.value.code == "BAD_RESPONSE" and "<html>hi</html>" in str(caught.value)
+    assert caught.value.correlation_id == "mine-1" and caught.value.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "route, answer, call",
+    [
+        ("/api/jobs/j", {"job_id": "j", "status": "finished"}, "job"),
+        ("/api/jobs/j", ["not", "an", "object"], "job"),
+        ("/api/generate-token", {"token_id": "t"}, "token"),
+    ],
+)
+def test_success_answers_that_make_no_sense(
+    router: respx.MockRouter, client: SyncGatewayClient, route: str, answer: object, call: str
+) -> None:
+    answered = router["token"] if call == "token" else router.route(path=route)
+    answered.mock(side_effect=None, return_value=httpx.Response(200, json=answer))
+    with pytest.raises(GatewayError) as caught:
+        if call == "job":
+            client.get_job("j")
+        else:
+            client.get_token({"tools": ["serpapi"], "permissions": ["read"]})
+    sent = router.calls.last.request.headers["x-correlation-id"]
+    assert caught.value.code == "BAD_RESPONSE" and caught.value.correlation_id == sent
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"correlation_id": "corré"},
+        {"correlation_id": "two\nlines"},
+        {"correlation_id": ""},
+        {"idempotency_key": "ключ"},
+        {"idempotency_key": "k\r\nX-Evil: 1"},
+        {"idempotency_key": ""},
+    ],
+)
+def test_header_bound_arguments_are_checked_before_anything_is_sent(
+    router: respx.MockRouter, client: SyncGatewayClient, kwargs: dict[str, str]
+) -> None:
+    with pytest.raises(GatewayValidationError):
+        client.proxy("gmail_send", "send", {"to": "a@b.c", "subject": "s", "body": "b"}, **kwargs)  # type: ignore[arg-type]
+    with pytest.raises(GatewayValidationError):
+        client.proxy("serpapi", "search", {"q": "a", "idempotency_key": "clé"})
+    assert router.calls.call_count == 0  # not even a token was minted
 
 
 def test_caller_http_client_is_not_closed(router: respx.MockRouter, agent_pem: str) -> None:

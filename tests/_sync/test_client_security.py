@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import httpx
@@ -91,6 +92,9 @@ def test_repr_shows_url_and_agent_only(agent_pem: str) -> None:
         ({"base_url": "https://user:pw@gw"}, "base_url"),
         ({"agent_id": ""}, "agent_id"),
         ({"agent_id": None}, "agent_id"),
+        ({"agent_id": "agént"}, "agent_id"),
+        ({"agent_id": 'a"b'}, "agent_id"),
+        ({"base_url": "mock://name/v1"}, "base_url"),
         ({"agent_private_key_pem": "test-key"}, "agent_private_key_pem"),
         ({"timeout_ms": 0}, "timeout_ms"),
         ({"timeout_ms": -5}, "timeout_ms"),
@@ -169,3 +173,23 @@ def test_encrypted_key_with_password(router: respx.MockRouter) -> None:
     )
     with pytest.raises(GatewayConfigError, match="key_password"):
         SyncGatewayClient(BASE, "agent-1", pem, key_password="wrong")
+
+
+def test_a_gateway_echoing_the_token_does_not_put_it_in_the_error(
+    router: respx.MockRouter, agent_pem: str
+) -> None:
+    def echo(request: httpx.Request) -> httpx.Response:
+        token = json.loads(request.content)["agent_token"]
+        return httpx.Response(
+            400, json={"error": f"bad token {token}", "details": {"echo": token}, "reason": token}
+        )
+
+    router.post("/api/proxy-request").mock(side_effect=echo)
+    with SyncGatewayClient(BASE, "agent-1", agent_pem, max_retries=0) as gw:
+        with pytest.raises(GatewayError) as caught:
+            gw.proxy("serpapi", "search", {"q": "a"})
+    token = router["token"].calls.last.response.json()["agent_token"]
+    error = caught.value
+    for text in (str(error), repr(error), repr(error.details), repr(error.reason), error.message):
+        assert token not in text
+    assert "***MASKED***" in str(error)

@@ -133,3 +133,20 @@ def test_clients_sharing_a_name_share_the_gateway(runr_gateway: EmbeddedGateway)
         a.proxy("serpapi", "search", {"q": "a"})
         b.proxy("serpapi", "search", {"q": "b"})
     assert runr_gateway.count("proxy-request") == 2
+
+
+def test_a_job_id_with_a_slash_stays_one_segment(gw: SyncGatewayClient) -> None:
+    with pytest.raises(GatewayError) as caught:
+        gw.get_job("a/b")
+    assert caught.value.status_code == 404 and caught.value.message == "Job not found"
+
+
+def test_the_mock_url_names_the_gateway_port_included() -> None:
+    from runrgateway.testing import get_gateway, remove_gateway
+
+    try:
+        with SyncGatewayClient("mock://Named-GW:9000", "agent-a", "test-key") as client:
+            client.proxy("serpapi", "search", {"q": "a"})
+        assert get_gateway("mock://named-gw:9000").count("proxy-request") == 1
+    finally:
+        remove_gateway("named-gw:9000")
