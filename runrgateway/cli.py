@@ -23,7 +23,6 @@ import signal
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,9 +30,15 @@ from types import FrameType
 from typing import Any, TextIO
 
 from ._async._client import GatewayClient
-from ._constants import JOB_POLL_CAP_S, LOGGER_NAME, MAX_TTL_MINUTES, MIN_TTL_MINUTES
-from ._errors import JOBS_UNSUPPORTED, GatewayConfigError, GatewayError, GatewayTimeoutError
+from ._constants import LOGGER_NAME, MAX_TTL_MINUTES, MIN_TTL_MINUTES
+from ._errors import (
+    JOBS_UNSUPPORTED,
+    GatewayConfigError,
+    GatewayError,
+    GatewayValidationError,
+)
 from ._ids import generate_idempotency_key
+from ._masking import mask_text
 from ._models import JobResponse, TokenInfo
 from ._signing import AgentKey
 from ._sync._client import SyncGatewayClient
@@ -138,13 +143,6 @@ def _sync_client(settings: Settings, intent: str | None = None) -> SyncGatewayCl
 # ------------------------------------------------------------------------------ output
 
 
-def _redact(text: str, secrets: Sequence[str]) -> str:
-    for secret in secrets:
-        if secret and len(secret) >= 8:
-            text = text.replace(secret, "***")
-    return text
-
-
 def report_error(exc: GatewayError, err: TextIO, secrets: Sequence[str] = ()) -> None:
     """Class name, message and ids on stderr; never a token or key."""
     lines = [f"error: {type(exc).__name__}: {exc.message}"]
@@ -162,7 +160,7 @@ def report_error(exc: GatewayError, err: TextIO, secrets: Sequence[str] = ()) ->
         lines.append(f"  gateway correlation id: {exc.server_correlation_id}")
     if exc.attempts > 1:
         lines.append(f"  attempts: {exc.attempts}")
-    print(_redact("\n".join(lines), secrets), file=err)
+    print(mask_text("\n".join(lines), secrets), file=err)
 
 
 def _print_json(value: Any, out: TextIO) -> None:
@@ -691,6 +689,12 @@ def _token_json(info: TokenInfo) -> dict[str, Any]:
 def cmd_job(ctx: Context) -> int:
     args, err = ctx.args, ctx.err
     settings = ctx.settings("mock://cli")
+    if settings.mock:
+        print(
+            f"{PROG}: note: {settings.base_url} lives in this process only: it knows only "
+            "jobs started here (set GATEWAY_URL to reach a gateway)",
+            file=err,
+        )
     with _sync_client(settings) as gw:
         if not args.wait:
             job = gw.get_job(args.job_id)
@@ -713,30 +717,16 @@ def _is_tty(stream: TextIO) -> bool:
 
 
 def _wait_with_progress(
-    gw: SyncGatewayClient,
-    job_id: str,
-    timeout_s: float,
-    err: TextIO,
-    sleep: Callable[[float], None] = time.sleep,
+    gw: SyncGatewayClient, job_id: str, timeout_s: float, err: TextIO
 ) -> JobResponse:
-    """`wait_for_job` with a status line on a terminal: same polling, growing to 5 s."""
-    started = time.monotonic()
-    interval = 0.25
+    """`wait_for_job` with a status line on a terminal."""
+
+    def show(job: JobResponse, elapsed_s: float) -> None:
+        err.write(f"\rjob {job_id}: {job.status:<8} {elapsed_s:5.1f} s")
+        err.flush()
+
     try:
-        while True:
-            job = gw.get_job(job_id)
-            elapsed = time.monotonic() - started
-            err.write(f"\rjob {job_id}: {job.status:<8} {elapsed:5.1f} s")
-            err.flush()
-            if job.finished:
-                return job
-            left = timeout_s - elapsed
-            if left <= 0:
-                raise GatewayTimeoutError(
-                    f"job {job_id!r} still {job.status} after {timeout_s:g} s", status_code=None
-                )
-            sleep(min(interval, left))
-            interval = min(interval * 1.5, JOB_POLL_CAP_S)
+        return gw.wait_for_job(job_id, timeout_s=timeout_s, on_poll=show)
     finally:
         err.write("\n")
         err.flush()
@@ -762,11 +752,17 @@ def main(
     try:
         return run(ctx)
     except UsageError as exc:
-        print(f"{PROG} {args.command}: error: {_redact(str(exc), ctx.secrets)}", file=err)
+        print(f"{PROG} {args.command}: error: {mask_text(str(exc), ctx.secrets)}", file=err)
         return EXIT_USAGE
     except GatewayConfigError as exc:
         print(f"{PROG} {args.command}: configuration error: {exc.message}", file=err)
         return EXIT_USAGE
+    except GatewayValidationError as exc:
+        if exc.status_code is None:  # refused before sending: the arguments are wrong
+            print(f"{PROG} {args.command}: error: {mask_text(exc.message, ctx.secrets)}", file=err)
+            return EXIT_USAGE
+        report_error(exc, err, ctx.secrets)
+        return EXIT_GATEWAY_ERROR
     except GatewayError as exc:
         report_error(exc, err, ctx.secrets)
         return EXIT_GATEWAY_ERROR

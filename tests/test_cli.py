@@ -309,6 +309,7 @@ def test_unknown_job_is_a_gateway_error() -> None:
             "configuration error",
         ),
         (["serve", "--host", "0.0.0.0"], {}, "loopback only"),
+        (["call", "serpapi", "search", "q=a", "--idempotency-key", "ключ"], {}, "visible ASCII"),
         (["nonsense"], {}, "invalid choice"),
     ],
 )

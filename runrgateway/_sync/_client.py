@@ -413,13 +413,24 @@ class SyncGatewayClient:
         return _decode(response, correlation_id, attempts, JobResponse.from_body)
 
     def wait_for_job(
-        self, job_id: str, *, timeout_s: float = 60.0, poll_interval_s: float = 0.25
+        self,
+        job_id: str,
+        *,
+        timeout_s: float = 60.0,
+        poll_interval_s: float = 0.25,
+        on_poll: Callable[[JobResponse, float], None] | None = None,
     ) -> JobResponse:
-        """Poll a job, with growing intervals (capped at 5 s), until it is done or failed."""
-        deadline = time.monotonic() + timeout_s
+        """Poll a job, with growing intervals (capped at 5 s), until it is done or failed.
+
+        `on_poll(job, elapsed_s)` is called after every poll (to show progress).
+        """
+        started = time.monotonic()
+        deadline = started + timeout_s
         interval = max(0.01, poll_interval_s)
         while True:
             job = self.get_job(job_id)
+            if on_poll is not None:
+                on_poll(job, time.monotonic() - started)
             if job.finished:
                 return job
             left = deadline - time.monotonic()

@@ -117,10 +117,6 @@ class TokenAuthority:
             entry.revoked = True
             return True
 
-    def is_known(self, token_id: str) -> bool:
-        with self._lock:
-            return token_id in self._registry
-
     def check_provenance(self, token_id: Any, proof_payload: Any) -> TokenRejection | None:
         """Step 2 of proxy-request: the proof must be the exact payload stored at issuance."""
         if not proof_payload:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
@@ -352,3 +353,23 @@ async def test_serpapi_query_is_sent_under_both_names(
     await client.proxy("serpapi", "search", {"q": "a", "query": "b"}, token)
     sent = json_body(route.calls.last.request)["params"]
     assert (sent["q"], sent["query"]) == ("a", "b")
+
+
+async def test_wait_for_job_reports_each_poll_and_backs_off(
+    router: respx.MockRouter, client: GatewayClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setattr(sys.modules[type(client).__module__], "JOB_POLL_CAP_S", 0.12)
+    states = ["queued", "running", "running", "running", "running", "done"]
+    router.get("/api/jobs/j").mock(
+        side_effect=[httpx.Response(200, json={"job_id": "j", "status": s}) for s in states]
+    )
+    seen: list[tuple[str, float]] = []
+    job = await client.wait_for_job(
+        "j", poll_interval_s=0.05, on_poll=lambda job, elapsed: seen.append((job.status, elapsed))
+    )
+    assert job.status == "done" and [status for status, _ in seen] == states
+    gaps = [later - earlier for (_, earlier), (_, later) in itertools.pairwise(seen)]
+    assert gaps[0] >= 0.045 and gaps[1] >= 0.07  # 0.05, then 0.075: growing
+    assert all(gap < 0.12 + 0.1 for gap in gaps[2:])  # capped (0.12 here, 5 s by default)
