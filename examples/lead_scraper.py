@@ -34,7 +34,6 @@ def gateway_settings() -> dict[str, Any]:
 
 async def scrape_leads(query: str) -> list[dict[str, Any]]:
     async with GatewayClient(**gateway_settings(), default_intent="lead_discovery") as gw:
-        # The real gateway validates `query` while its search adapter reads `q`: send both.
         results = await gw.proxy("serpapi", "search", {"q": query, "engine": "google", "num": 10})
     return list(results)
 

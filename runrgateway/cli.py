@@ -428,7 +428,6 @@ async def _demo(settings: Settings, out: TextIO) -> int:
         query = "site:linkedin.com Montreal plumber"
         say()
         say(f"2. Search: serpapi:search {query!r} (with that token)")
-        # The real gateway validates `query` while its search adapter reads `q`: send both.
         results = await gw.proxy("serpapi", "search", {"q": query, "num": 3}, info.agent_token)
         hits = results if isinstance(results, list) else []
         say(f"   {len(hits)} results")

@@ -49,7 +49,6 @@ def search(request: HttpRequest) -> JsonResponse:
     num_text = request.GET.get("num", "5")
     num = min(int(num_text), 100) if num_text.isdigit() and num_text != "0" else 5
     try:
-        # The real gateway validates `query` while its search adapter reads `q`: send both.
         results = gateway.proxy("serpapi", "search", {"q": query, "num": num})
     except GatewayError as exc:
         return _error_response(exc)
