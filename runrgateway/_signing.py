@@ -142,11 +142,12 @@ def _load_private(data: bytes, password: bytes | None, parameter: str) -> Privat
     loaded: object = None
     try:
         loaded = serialization.load_pem_private_key(data, password if encrypted else None)
-    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
-        wrong_password = encrypted and "password" in str(exc).lower()
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        # A wrong password usually fails the padding check, but now and then decrypts
+        # to bytes that do not parse: for an encrypted key, both mean the password.
         failure = (
-            ("key_password", f"does not decrypt {parameter} (wrong password?)")
-            if wrong_password
+            ("key_password", f"does not decrypt {parameter} (wrong password, or a corrupt key?)")
+            if encrypted
             else (parameter, "could not be parsed as a PEM private key")
         )
     # Raised outside the except block so neither __cause__ nor __context__ is set.

@@ -874,3 +874,19 @@ def test_verifier_uses_given_nonce_store(keys: dict[str, AgentKey]) -> None:
     # A second verifier sharing the store (another worker) sees the replay.
     with pytest.raises(SignatureVerificationError, match="nonce reused"):
         _verifier(nonce_store=store).verify("POST", URL, headers, BODY, key.public_key)
+
+
+def test_a_wrong_password_is_always_blamed_on_key_password() -> None:
+    """A wrong password now and then decrypts to bytes that do not parse (about 1 in 256
+    with PKCS#8's padding): that is still the password, never 'not a PEM key'."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec as ec_keys
+
+    encryption = serialization.BestAvailableEncryption(b"pw-123")
+    for _ in range(1500):
+        pem = ec_keys.generate_private_key(ec_keys.SECP256R1()).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+        )
+        with pytest.raises(GatewayConfigError) as caught:
+            AgentKey.from_pem(pem, "wrong")
+        assert str(caught.value).startswith("key_password:")
