@@ -1,7 +1,7 @@
 """httpx transports that route ``mock://<name>/api/...`` requests to an in-process gateway.
 
-Faults become what a real network does: a delay sleeps (and turns into
-`httpx.ReadTimeout` once it passes the request's read timeout), a dropped
+Faults become what a real network does: a delay or a slow tool sleeps (and turns
+into `httpx.ReadTimeout` once it passes the request's read timeout), a dropped
 connection raises `httpx.RemoteProtocolError` (or `httpx.ConnectError` when the
 request never left).
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 
 import httpx
@@ -82,11 +83,19 @@ class GatewayMockTransport(_MockRouting, httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         started = time.perf_counter()
         body = request.read()
-        outcome = self._attach().handle(self._convert(request, body))
+        gateway = self._attach()
+        converted = self._convert(request, body)
+        limit = self._read_timeout(request)
+        if gateway.tool_latency_s > 0 and limit is not None:
+            outcome = _handle_within(gateway, converted, limit)  # a slow tool times out
+            if outcome is None:
+                raise httpx.ReadTimeout("timed out", request=request)
+        else:
+            outcome = gateway.handle(converted)
         if outcome.delay_s > 0 and not outcome.dropped_before_sending:
-            limit = self._read_timeout(request)
-            if limit is not None and outcome.delay_s > limit:
-                time.sleep(limit)
+            left = None if limit is None else limit - (time.perf_counter() - started)
+            if left is not None and outcome.delay_s > left:
+                time.sleep(max(0.0, left))
                 raise httpx.ReadTimeout("timed out", request=request)
             time.sleep(outcome.delay_s)
         return self._finish(request, outcome, started)
@@ -104,17 +113,48 @@ class AsyncGatewayMockTransport(_MockRouting, httpx.AsyncBaseTransport):
         body = await request.aread()
         gateway = self._attach()
         converted = self._convert(request, body)
+        limit = self._read_timeout(request)
         if gateway.tool_latency_s > 0:
-            outcome = await asyncio.to_thread(gateway.handle, converted)
+            try:  # the gateway finishes in its thread even when the client stops waiting
+                outcome = await asyncio.wait_for(
+                    asyncio.to_thread(gateway.handle, converted), timeout=limit
+                )
+            except asyncio.TimeoutError:
+                raise httpx.ReadTimeout("timed out", request=request) from None
         else:
             outcome = gateway.handle(converted)
         if outcome.delay_s > 0 and not outcome.dropped_before_sending:
-            limit = self._read_timeout(request)
-            if limit is not None and outcome.delay_s > limit:
-                await asyncio.sleep(limit)
+            left = None if limit is None else limit - (time.perf_counter() - started)
+            if left is not None and outcome.delay_s > left:
+                await asyncio.sleep(max(0.0, left))
                 raise httpx.ReadTimeout("timed out", request=request)
             await asyncio.sleep(outcome.delay_s)
         return self._finish(request, outcome, started)
+
+
+def _handle_within(
+    gateway: EmbeddedGateway, request: GatewayRequest, limit_s: float
+) -> GatewayOutcome | None:
+    """Let the gateway answer on a worker thread; None when it takes longer than `limit_s`
+    (it still finishes, as a real server would after the client gave up)."""
+    answers: list[GatewayOutcome] = []
+    failures: list[BaseException] = []
+    done = threading.Event()
+
+    def work() -> None:
+        try:
+            answers.append(gateway.handle(request))
+        except BaseException as exc:  # handed to the caller's thread
+            failures.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=work, name="runrgateway-mock", daemon=True).start()
+    if not done.wait(limit_s):
+        return None
+    if failures:
+        raise failures[0]
+    return answers[0]
 
 
 def _to_httpx(request: httpx.Request, response: GatewayResponse) -> httpx.Response:

@@ -117,8 +117,11 @@ def _checked_call(
             IDEMPOTENCY_CONFLICT,
         )
     if claim is Claim.IN_PROGRESS:
-        return error_response(
-            409, "A request with this Idempotency-Key is still running", IDEMPOTENCY_CONFLICT
+        return error_response(  # Retry-After: when a retry is likely to find the answer
+            409,
+            "A request with this Idempotency-Key is still running",
+            IDEMPOTENCY_CONFLICT,
+            headers={"retry-after": "1"},
         )
     try:
         answer = _limited_run(state, agent_id, agent.name, tool, action, params, run_async)

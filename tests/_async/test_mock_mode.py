@@ -148,3 +148,20 @@ async def test_the_mock_url_names_the_gateway_port_included() -> None:
         assert get_gateway("mock://named-gw:9000").count("proxy-request") == 1
     finally:
         remove_gateway("named-gw:9000")
+
+
+async def test_a_slow_tool_times_out_like_over_a_socket(runr_gateway: EmbeddedGateway) -> None:
+    from runrgateway import GatewayTimeoutError
+
+    runr_gateway.set_rate_limit(None)
+    email = {"to": "a@b.c", "subject": "s", "body": "b"}
+    async with GatewayClient(runr_gateway.url, "agent-slow", "test-key", timeout_ms=150) as client:
+        await client.proxy("gmail_send", "profile", {})  # the token, before the tool slows down
+        runr_gateway.tool_latency_s = 0.4
+        with pytest.raises(GatewayTimeoutError) as caught:
+            await client.proxy("gmail_send", "send", email)  # no key: sent once
+        assert caught.value.attempts == 1
+        keyed = await client.proxy_response("gmail_send", "send", email, idempotency_key="slow-1")
+    assert keyed.attempts > 1 and keyed.data["id"].startswith("msg_")
+    runr_gateway.wait_for_jobs()
+    assert sum(1 for run in runr_gateway.tool_calls if run.action == "send") == 2  # once each

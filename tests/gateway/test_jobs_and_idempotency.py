@@ -135,5 +135,6 @@ def test_same_key_while_the_first_runs_is_409(wire: WireClient, gateway: Embedde
     first.join(5)
     assert second.status_code == 409
     assert second.json()["code"] == "IDEMPOTENCY_CONFLICT"
+    assert second.headers["retry-after"] == "1"  # when to ask again (Part B addition)
     assert results[0].status_code == 200
     assert gateway.tool_runs == 1
