@@ -28,6 +28,7 @@ TIMEOUT = "TIMEOUT"
 AUTH_FAILED = "AUTH_FAILED"
 JOBS_UNSUPPORTED = "JOBS_UNSUPPORTED"
 BAD_RESPONSE = "BAD_RESPONSE"
+CLIENT_CLOSED = "CLIENT_CLOSED"
 GATEWAY_ERROR = "GATEWAY_ERROR"
 
 _TEXT_SNIPPET = 200
@@ -59,6 +60,9 @@ class GatewayError(Exception):
         self.reason = reason
         self.details = details
         self.attempts = attempts
+        # The full answer, when the gateway did the work but the SDK could not use the
+        # answer as asked (proxy_async on a gateway without jobs): a ProxyResponse.
+        self.response: Any = None
 
     def __str__(self) -> str:
         parts = [self.message]
@@ -115,6 +119,10 @@ class GatewayRateLimitError(GatewayError):
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.retry_after = retry_after
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        return text if self.retry_after is None else f"{text} [retry_after={self.retry_after:g} s]"
 
 
 class GatewayUpstreamError(GatewayError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import platform
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -111,6 +111,26 @@ def check_correlation_id(correlation_id: Any) -> str:
             "correlation_id must be a non-empty string of visible ASCII (it is sent as a header)"
         )
     return str(correlation_id)
+
+
+def check_default_intent(intent: Any) -> str | None:
+    if intent is not None and (not isinstance(intent, str) or not intent.strip()):
+        raise GatewayConfigError("default_intent must be a non-empty string or None")
+    return intent
+
+
+def check_read_only_actions(actions: Any) -> frozenset[str]:
+    """Extra ``"tool:action"`` pairs that only read (a lone string is refused, not split)."""
+    if isinstance(actions, str) or not isinstance(actions, Iterable):
+        raise GatewayConfigError('read_only_actions must be a collection of "tool:action" strings')
+    pairs = frozenset(actions)
+    for pair in pairs:
+        tool, _, action = pair.partition(":") if isinstance(pair, str) else ("", "", "")
+        if not tool or not action:
+            raise GatewayConfigError(
+                f'read_only_actions entries must look like "tool:action", got {pair!r}'
+            )
+    return pairs
 
 
 def check_timeout_ms(timeout_ms: Any) -> float:

@@ -26,6 +26,7 @@ from .._constants import (
 )
 from .._errors import (
     BAD_RESPONSE,
+    CLIENT_CLOSED,
     JOBS_UNSUPPORTED,
     GatewayConfigError,
     GatewayError,
@@ -42,8 +43,10 @@ from .._requests import (
     PreparedCall,
     check_agent_id,
     check_correlation_id,
+    check_default_intent,
     check_name,
     check_params,
+    check_read_only_actions,
     check_retry_settings,
     check_timeout_ms,
     check_ttl_minutes,
@@ -101,7 +104,15 @@ def _wait_asked(retry_state: Any) -> float:
 class SyncGatewayClient:
     """Client for 4Runr Gateway: signed requests, managed tokens, safe retries.
 
-    Use one client per event loop (create it inside the loop that uses it).
+    `base_url` is ``http(s)://...`` or ``mock://<name>`` (the embedded gateway, in
+    process); `agent_private_key_pem` is the agent's PEM private key (RSA >= 2048, EC
+    P-256/P-384 or Ed25519; `key_password` when encrypted; a placeholder is accepted with
+    mock:// only). `default_intent` is sent with every call until `set_intent`;
+    `timeout_ms` applies to each attempt. Keyword-only: `max_retries`,
+    `max_retry_after_s` (a longer wait asked by the gateway is raised, not waited),
+    `http_client` (yours, not closed by us), `read_only_actions` (more ``"tool:action"``
+    pairs that are safe to retry) and `managed_token_ttl_minutes`.
+    Settings are checked at once: `GatewayConfigError` names the parameter.
     """
 
     def __init__(
@@ -125,8 +136,8 @@ class SyncGatewayClient:
         check_retry_settings(max_retries, max_retry_after_s)
         self._max_retries = max_retries
         self._max_retry_after_s = float(max_retry_after_s)
-        self.set_intent(default_intent)
-        self._read_only = READ_ONLY_ACTIONS | frozenset(read_only_actions)
+        self._intent = check_default_intent(default_intent)
+        self._read_only = READ_ONLY_ACTIONS | check_read_only_actions(read_only_actions)
         key = load_agent_key(
             agent_private_key_pem, key_password, mock=self._endpoint.mock_name is not None
         )
@@ -137,6 +148,7 @@ class SyncGatewayClient:
         self._urls: dict[str, tuple[httpx.URL, str]] = {}
         self._claims: dict[str, TokenClaims | None] = {}
         self._owns_http = http_client is None
+        self._closed = False
         if self._endpoint.mock_name is not None:
             if http_client is not None:
                 raise GatewayConfigError("http_client cannot be combined with a mock:// base_url")
@@ -178,11 +190,16 @@ class SyncGatewayClient:
         self._intent = intent
 
     def close(self) -> None:
-        """Close the connection pool (not an `http_client` passed in by the caller)."""
+        """Close the connection pool (not an `http_client` passed in by the caller).
+
+        A closed client cannot be reopened: calls raise `GatewayError` (CLIENT_CLOSED).
+        """
+        self._closed = True
         if self._owns_http:
             self._http.close()
 
     def __enter__(self) -> SyncGatewayClient:
+        self._check_open()
         return self
 
     def __exit__(
@@ -302,18 +319,8 @@ class SyncGatewayClient:
             tool, action, params, agent_token, proof_payload_override,
             idempotency_key=idempotency_key, correlation_id=correlation_id, run_async=False,
         )  # fmt: skip
-        body = _decode(response, call_id, attempts, _as_is)
-        metadata = body.get("metadata")
-        return ProxyResponse(
-            data=body.get("data"),
-            metadata=metadata if isinstance(metadata, dict) else {},
-            correlation_id=call_id,
-            server_correlation_id=response.headers.get("x-correlation-id"),
-            status_code=response.status_code,
-            rotation_recommended=_rotation_recommended(response),
-            token_expires_at=response.headers.get(HEADER_TOKEN_EXPIRES_AT),
-            idempotent_replayed=response.headers.get(HEADER_IDEMPOTENT_REPLAYED) == "true",
-            attempts=attempts,
+        return _proxy_response(
+            response, _decode(response, call_id, attempts, _as_is), call_id, attempts
         )
 
     def proxy_async(
@@ -334,15 +341,18 @@ class SyncGatewayClient:
         body = _decode(response, call_id, attempts, _as_is)
         job_id = body.get("job_id")
         if not isinstance(job_id, str) or not job_id:
-            raise GatewayError(
+            unsupported = GatewayError(
                 "The gateway does not support jobs: it ignored async and ran the call at once "
-                "(its answer is in `details`); use proxy() with this gateway",
+                "(its answer is the error's `response`); use proxy() with this gateway",
                 code=JOBS_UNSUPPORTED,
                 status_code=response.status_code,
                 correlation_id=call_id,
                 server_correlation_id=response.headers.get("x-correlation-id"),
                 details=mask_sensitive(body),
+                attempts=attempts,
             )
+            unsupported.response = _proxy_response(response, body, call_id, attempts)
+            raise unsupported
         return {"job_id": job_id, "status": body.get("status", "queued")}
 
     def _proxy_call(
@@ -457,6 +467,7 @@ class SyncGatewayClient:
         credential: Credential | None = None,
     ) -> tuple[httpx.Response, int]:
         """Send one call: sign, send, classify and retry; returns the success and attempts."""
+        self._check_open()
         url, signed_url = self._url(path)
         headers = request_headers(
             agent=self._user_agent,
@@ -552,6 +563,14 @@ class SyncGatewayClient:
                 self._urls[path] = cached
         return cached
 
+    def _check_open(self) -> None:
+        if self._closed:
+            raise GatewayError(
+                f"{type(self).__name__} is closed; create a new client (a closed one cannot "
+                "be reopened)",
+                code=CLIENT_CLOSED,
+            )
+
     def _observe_rotation(self, response: httpx.Response, credential: Credential) -> None:
         if not _rotation_recommended(response):
             return
@@ -595,6 +614,23 @@ def _json_or_none(response: httpx.Response) -> Any:
         return response.json()
     except ValueError:
         return None
+
+
+def _proxy_response(
+    response: httpx.Response, body: dict[str, Any], call_id: str, attempts: int
+) -> ProxyResponse:
+    metadata = body.get("metadata")
+    return ProxyResponse(
+        data=body.get("data"),
+        metadata=metadata if isinstance(metadata, dict) else {},
+        correlation_id=call_id,
+        server_correlation_id=response.headers.get("x-correlation-id"),
+        status_code=response.status_code,
+        rotation_recommended=_rotation_recommended(response),
+        token_expires_at=response.headers.get(HEADER_TOKEN_EXPIRES_AT),
+        idempotent_replayed=response.headers.get(HEADER_IDEMPOTENT_REPLAYED) == "true",
+        attempts=attempts,
+    )
 
 
 def _as_is(body: dict[str, Any]) -> dict[str, Any]:

@@ -207,6 +207,7 @@ def test_proxy_async_against_a_gateway_without_jobs(
         client.proxy_async("serpapi", "search", {"q": "a"}, gateway_token(tools=["serpapi"]))
     assert "does not support jobs" in str(caught.value)
     assert caught.value.code == "JOBS_UNSUPPORTED"
+    assert caught.value.response.data == {"message_id": "m1"}  # it ran: here is its answer
 
 
 def test_get_job_is_a_get_without_body_headers(

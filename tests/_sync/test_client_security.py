@@ -193,3 +193,28 @@ def test_a_gateway_echoing_the_token_does_not_put_it_in_the_error(
     for text in (str(error), repr(error), repr(error.details), repr(error.reason), error.message):
         assert token not in text
     assert "***MASKED***" in str(error)
+
+
+@pytest.mark.parametrize(
+    "value", ["gmail_send:send", ["nocolon"], [":send"], ["gmail_send:"], [3], 5]
+)
+def test_read_only_actions_must_be_tool_action_pairs(agent_pem: str, value: object) -> None:
+    with pytest.raises(GatewayConfigError, match="read_only_actions"):
+        SyncGatewayClient(BASE, "agent-1", agent_pem, read_only_actions=value)  # type: ignore[arg-type]
+
+
+def test_default_intent_is_a_setting(agent_pem: str) -> None:
+    with pytest.raises(GatewayConfigError, match="default_intent"):
+        SyncGatewayClient(BASE, "agent-1", agent_pem, default_intent="")
+
+
+def test_a_closed_client_says_so(router: respx.MockRouter, agent_pem: str) -> None:
+    client = SyncGatewayClient(BASE, "agent-1", agent_pem)
+    with client:
+        client.get_token({"tools": ["serpapi"], "permissions": ["read"]})
+    with pytest.raises(GatewayError, match="is closed") as caught:
+        client.get_token({"tools": ["serpapi"], "permissions": ["read"]})
+    assert caught.value.code == "CLIENT_CLOSED"
+    with pytest.raises(GatewayError, match="is closed"), client:
+        pass
+    assert router["token"].call_count == 1
