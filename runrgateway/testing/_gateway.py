@@ -355,12 +355,12 @@ class EmbeddedGateway:
     @property
     def tool_runs(self) -> int:
         """How many times a tool actually ran (failed runs included)."""
-        return len(self._state.tool_runs)
+        return self._state.runs_total
 
     @property
     def tool_calls(self) -> list[ToolRun]:
-        """The tool runs themselves, oldest first (a copy)."""
-        return list(self._state.tool_runs)
+        """The latest tool runs (up to 10,000), oldest first (a copy)."""
+        return self._state.recent_runs()
 
     def wait_for_jobs(self, timeout_s: float = 5.0) -> bool:
         """Block until queued jobs are finished; False on timeout."""

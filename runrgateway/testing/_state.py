@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,8 @@ from ._signatures import SignatureGuard
 from ._time import Clock
 from ._tokens import TokenAuthority
 from ._tools import ToolFailure, run_tool
+
+MAX_KEPT_TOOL_RUNS = 10_000
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,9 @@ class GatewayState:
     signatures: SignatureGuard
     auto_register_agents: bool = False
     tool_latency_s: float = 0.0
-    tool_runs: list[ToolRun] = field(default_factory=list)
+    # The latest runs (a long-running `serve` keeps a bounded window) and counts of all.
+    tool_runs: deque[ToolRun] = field(default_factory=lambda: deque(maxlen=MAX_KEPT_TOOL_RUNS))
+    runs_by_action: Counter[tuple[str, str]] = field(default_factory=Counter)
     _runs_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def run_tool(self, tool: str, action: str, params: dict[str, Any]) -> Any:
@@ -55,17 +60,32 @@ class GatewayState:
         try:
             if failure is not None:
                 raise ToolFailure(failure)
-            result = run_tool(tool, action, params)
+            result = run_tool(tool, action, params, self._runs_of(tool, action))
         except ToolFailure:
             self._record(ToolRun(tool, action, params, failed=True))
             raise
         self._record(ToolRun(tool, action, params, failed=False))
         return result
 
+    def _runs_of(self, tool: str, action: str) -> int:
+        with self._runs_lock:
+            return self.runs_by_action[(tool, action)]
+
+    def recent_runs(self) -> list[ToolRun]:
+        with self._runs_lock:
+            return list(self.tool_runs)
+
+    @property
+    def runs_total(self) -> int:
+        with self._runs_lock:
+            return sum(self.runs_by_action.values())
+
     def _record(self, run: ToolRun) -> None:
         with self._runs_lock:
             self.tool_runs.append(run)
+            self.runs_by_action[(run.tool, run.action)] += 1
 
     def clear_tool_runs(self) -> None:
         with self._runs_lock:
             self.tool_runs.clear()
+            self.runs_by_action.clear()

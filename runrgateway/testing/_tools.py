@@ -249,8 +249,10 @@ def _complete(params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _send(params: dict[str, Any]) -> dict[str, Any]:
-    message_id = _digest(params["to"], params["subject"], params["body"])[:16]
+def _send(params: dict[str, Any], sent_before: int) -> dict[str, Any]:
+    # Every send is a new message (two sends of one text get two ids; a replay gets the
+    # first one's), and the ids are the same from run to run of a test.
+    message_id = _digest(params["to"], params["subject"], params["body"], sent_before)[:16]
     return {"id": f"msg_{message_id}", "threadId": f"thread_{message_id}", "labelIds": ["SENT"]}
 
 
@@ -258,20 +260,24 @@ def _profile(params: dict[str, Any]) -> dict[str, Any]:
     return {"emailAddress": "agent@mock.4runr.local", "messagesTotal": 0, "threadsTotal": 0}
 
 
-_FAKES: dict[str, Callable[[dict[str, Any]], Any]] = {
-    "serpapi:search": _search,
-    "http_fetch:get": lambda params: _fetch(params, with_content=True),
-    "http_fetch:head": lambda params: _fetch(params, with_content=False),
-    "openai:chat": _chat,
-    "openai:complete": _complete,
+# Each fake gets the params and how many runs of the same tool:action came before.
+_FAKES: dict[str, Callable[[dict[str, Any], int], Any]] = {
+    "serpapi:search": lambda params, _: _search(params),
+    "http_fetch:get": lambda params, _: _fetch(params, with_content=True),
+    "http_fetch:head": lambda params, _: _fetch(params, with_content=False),
+    "openai:chat": lambda params, _: _chat(params),
+    "openai:complete": lambda params, _: _complete(params),
     "gmail_send:send": _send,
-    "gmail_send:profile": _profile,
+    "gmail_send:profile": lambda params, _: _profile(params),
 }
 
 
-def run_tool(tool: str, action: str, params: dict[str, Any]) -> Any:
-    """Run a fake tool; raises ToolFailure like an outside API would fail."""
+def run_tool(tool: str, action: str, params: dict[str, Any], runs_before: int = 0) -> Any:
+    """Run a fake tool; raises ToolFailure like an outside API would fail.
+
+    `runs_before` (earlier runs of this tool:action) makes each email a new message.
+    """
     fake = _FAKES.get(f"{tool}:{action}")
     if fake is None:
         raise ToolFailure(f"Unsupported action: {action} for tool: {tool}")
-    return fake(params)
+    return fake(params, runs_before)

@@ -138,3 +138,16 @@ def test_same_key_while_the_first_runs_is_409(wire: WireClient, gateway: Embedde
     assert second.headers["retry-after"] == "1"  # when to ask again (Part B addition)
     assert results[0].status_code == 200
     assert gateway.tool_runs == 1
+
+
+def test_each_send_is_a_new_message_and_a_replay_is_not(
+    wire: WireClient, gateway: EmbeddedGateway
+) -> None:
+    token = wire.token()
+    first = wire.proxy("gmail_send", "send", EMAIL, token).json()["data"]["id"]
+    second = wire.proxy("gmail_send", "send", EMAIL, token).json()["data"]["id"]
+    key = {"idempotency-key": "key-new-message"}
+    keyed = wire.proxy("gmail_send", "send", EMAIL, token, headers=key).json()["data"]["id"]
+    replayed = wire.proxy("gmail_send", "send", EMAIL, token, headers=key).json()["data"]["id"]
+    assert len({first, second, keyed}) == 3 and replayed == keyed
+    assert gateway.tool_runs == 3
