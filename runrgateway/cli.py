@@ -593,7 +593,7 @@ def cmd_serve(ctx: Context) -> int:
                 server.start()
             except OSError as exc:
                 print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=err)
-                return EXIT_GATEWAY_ERROR
+                return EXIT_USAGE  # a local problem (port taken, bad host), not the gateway
             try:
                 _print_serve_banner(out, server.url, agent.agent_id, key_source, key_path, args)
                 while not stop.wait(0.2):
@@ -638,6 +638,12 @@ def cmd_call(ctx: Context) -> int:
     if args.token:
         ctx.secrets.append(args.token)
     settings = ctx.settings("mock://cli")
+    if settings.mock and args.run_async:
+        print(
+            f"{PROG}: note: {settings.base_url} lives in this process only: the job id "
+            "cannot be looked up by a later command (set GATEWAY_URL to reach a gateway)",
+            file=ctx.err,
+        )
     with _sync_client(settings, args.intent) as gw:
         if args.run_async:
             result: Any = gw.proxy_async(

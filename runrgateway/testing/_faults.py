@@ -58,8 +58,12 @@ class InjectedFailure:
     headers: Mapping[str, str]
 
     def response(self) -> GatewayResponse:
+        """bytes as given; a str as text (an HTML page from a proxy, say); else JSON."""
         if isinstance(self.body, bytes):
             return GatewayResponse(self.status, dict(self.headers), self.body)
+        if isinstance(self.body, str):
+            headers = {"content-type": "text/plain; charset=utf-8", **self.headers}
+            return GatewayResponse(self.status, headers, self.body.encode("utf-8"))
         return json_response(self.status, self.body, self.headers)
 
 
@@ -97,7 +101,8 @@ class FaultPlan:
         route: str | None = None,
         retry_after: float | None = 0,
     ) -> None:
-        """The next `n` matching requests get `status` (body: a JSON error unless given).
+        """The next `n` matching requests get `status` (body: a JSON error unless given;
+        a `str` is sent as text, `bytes` as they are, anything else as JSON).
 
         429 and 503 answers carry ``Retry-After: <retry_after>`` unless `headers` set it
         or `retry_after` is None.

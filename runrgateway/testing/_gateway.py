@@ -154,7 +154,7 @@ class EmbeddedGateway:
         self._state.tool_latency_s = max(0.0, seconds)
 
     def set_rate_limit(self, calls: int | None, window_s: float = DEFAULT_WINDOW_S) -> None:
-        """`calls` per `window_s` per agent; None switches rate limiting off."""
+        """`calls` per `window_s` per agent; None (or 0) switches rate limiting off."""
         self._state.limiter.configure(calls, window_s)
 
     def set_default_policy(self, spec: Mapping[str, Any] | None) -> None:

@@ -31,9 +31,11 @@ class FixedWindowLimiter:
         self.window_s = window_s
 
     def configure(self, calls: int | None, window_s: float) -> None:
-        """Change the limit (None switches it off); open windows are forgotten."""
+        """Change the limit (None or 0 switches it off); open windows are forgotten."""
+        if calls == 0:
+            calls = None
         if calls is not None and calls < 1:
-            raise ValueError("calls must be at least 1 (or None for no limit)")
+            raise ValueError("calls must be at least 1 (or None or 0 for no limit)")
         if window_s <= 0:
             raise ValueError("window_s must be positive")
         with self._lock:

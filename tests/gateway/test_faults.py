@@ -165,3 +165,16 @@ async def test_async_transport_faults(gateway: EmbeddedGateway, wire_key: object
         with pytest.raises(httpx.ConnectError):
             await http.get("/api/health")
     assert gateway.count("health") == 6
+
+
+def test_an_injected_text_body_is_sent_as_text(wire: WireClient, gateway: EmbeddedGateway) -> None:
+    gateway.fail_next(1, status=502, body="<html>Bad gateway</html>", route="proxy-request")
+    answer = wire.proxy("serpapi", "search", SEARCH, wire.token())
+    assert answer.status_code == 502 and answer.text == "<html>Bad gateway</html>"
+    assert answer.headers["content-type"].startswith("text/plain")
+
+
+def test_a_rate_limit_of_zero_is_none(wire: WireClient, gateway: EmbeddedGateway) -> None:
+    gateway.set_rate_limit(0)
+    token = wire.token()
+    assert all(wire.proxy("serpapi", "search", SEARCH, token).status_code == 200 for _ in range(7))
