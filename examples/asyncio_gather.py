@@ -6,19 +6,21 @@ One client per event loop, shared by every task: the concurrent searches share o
 managed token (a single `generate-token` request) and one connection pool.
 
 Gateways rate-limit agents: the real 4Runr Gateway, and the embedded one, allow 5 proxy
-calls per agent per 60 s. Against a real gateway (GATEWAY_URL, AGENT_ID and
-AGENT_PRIVATE_KEY set) this script stays within that budget; on the embedded gateway
-(mock://, the default) it raises the limit through `runrgateway.testing` first, as a
-test of a busy agent would.
+calls per agent per 60 s. Against a real gateway (GATEWAY_URL set) this script makes at
+most 5 calls, the whole budget of a minute: other calls made by the same agent in that
+minute will meet `GatewayRateLimitError`, whose `retry_after` says how long to wait. On
+the embedded gateway (mock://, the default) it raises the limit through
+`runrgateway.testing` first, as a test of a busy agent would.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 import time
 from typing import Any
+
+from _settings import gateway_settings, on_mock  # examples/_settings.py
 
 from runrgateway import GatewayClient, GatewayError
 
@@ -26,25 +28,9 @@ CALLS_PER_MINUTE = 5  # the gateway's limit per agent
 CITIES = ["Montreal", "Toronto", "Vancouver", "Calgary", "Ottawa", "Quebec", "Halifax", "Winnipeg"]
 
 
-def gateway_settings() -> dict[str, Any]:
-    """The real gateway from the environment, or the embedded one with a placeholder key."""
-    if os.environ.get("GATEWAY_URL"):
-        return {
-            "base_url": os.environ["GATEWAY_URL"],
-            "agent_id": os.environ["AGENT_ID"],
-            "agent_private_key_pem": os.environ["AGENT_PRIVATE_KEY"],
-        }
-    print("GATEWAY_URL is not set: using the embedded gateway (mock://gather)", file=sys.stderr)
-    return {
-        "base_url": "mock://gather",
-        "agent_id": "gather-agent",
-        "agent_private_key_pem": "test-key",  # mock:// only: the client signs with a throwaway key
-    }
-
-
 async def search_all(cities: list[str]) -> dict[str, list[dict[str, Any]]]:
     settings = gateway_settings()
-    if settings["base_url"].startswith("mock://"):
+    if on_mock(settings):
         from runrgateway.testing import get_gateway
 
         get_gateway(settings["base_url"]).set_rate_limit(100)  # a test's knob, not production's

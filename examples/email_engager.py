@@ -8,7 +8,7 @@ idempotency key: with one, a retry after a lost answer cannot send the email twi
 gateway that keeps idempotency keys replays the first answer). On the embedded gateway
 the script sends the same request twice to show the replay.
 
-Uses a real gateway when GATEWAY_URL, AGENT_ID and AGENT_PRIVATE_KEY are set (then the
+Uses a real gateway when GATEWAY_URL is set (see _settings.py; then the
 email is really sent, once), else the embedded gateway (mock://examples).
 """
 
@@ -16,27 +16,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
-from typing import Any
+
+from _settings import gateway_settings, on_mock  # examples/_settings.py
 
 from runrgateway import GatewayClient, GatewayError, generate_idempotency_key
-
-
-def gateway_settings() -> dict[str, Any]:
-    """The real gateway from the environment, or the embedded one with a placeholder key."""
-    if os.environ.get("GATEWAY_URL"):
-        return {
-            "base_url": os.environ["GATEWAY_URL"],
-            "agent_id": os.environ["AGENT_ID"],
-            "agent_private_key_pem": os.environ["AGENT_PRIVATE_KEY"],
-        }
-    print("GATEWAY_URL is not set: using the embedded gateway (mock://examples)", file=sys.stderr)
-    return {
-        "base_url": "mock://examples",
-        "agent_id": "example-agent",
-        "agent_private_key_pem": "test-key",  # mock:// only: the client signs with a throwaway key
-    }
 
 
 async def send_email(to: str) -> None:
@@ -54,7 +38,7 @@ async def send_email(to: str) -> None:
         print(f"Sent to {to}: message {sent.data['id']} (idempotency key {idempotency_key})")
         print(f"  correlation id {sent.correlation_id}, attempts {sent.attempts}")
 
-        if settings["base_url"].startswith("mock://"):
+        if on_mock(settings):
             again = await gw.proxy_response("gmail_send", "send", email)
             print(
                 f"Sent again with the same key: message {again.data['id']}, "

@@ -2,34 +2,19 @@
 
     python examples/lead_scraper.py ["search words"]
 
-Uses a real gateway when GATEWAY_URL, AGENT_ID and AGENT_PRIVATE_KEY are set, else the
+Uses a real gateway when GATEWAY_URL is set (see _settings.py), else the
 embedded gateway (mock://examples), so it runs anywhere.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from typing import Any
 
+from _settings import gateway_settings  # examples/_settings.py
+
 from runrgateway import GatewayClient, GatewayError
-
-
-def gateway_settings() -> dict[str, Any]:
-    """The real gateway from the environment, or the embedded one with a placeholder key."""
-    if os.environ.get("GATEWAY_URL"):
-        return {
-            "base_url": os.environ["GATEWAY_URL"],
-            "agent_id": os.environ["AGENT_ID"],
-            "agent_private_key_pem": os.environ["AGENT_PRIVATE_KEY"],
-        }
-    print("GATEWAY_URL is not set: using the embedded gateway (mock://examples)", file=sys.stderr)
-    return {
-        "base_url": "mock://examples",
-        "agent_id": "example-agent",
-        "agent_private_key_pem": "test-key",  # mock:// only: the client signs with a throwaway key
-    }
 
 
 async def scrape_leads(query: str) -> list[dict[str, Any]]:

@@ -64,9 +64,16 @@ def test_an_example_against_a_served_gateway() -> None:
     """The environment branch: the same script against `runrgateway serve` over HTTP,
     where the 5-calls-per-minute limit holds (the gather example keeps to 5 calls)."""
     server = start_serve("--quiet")
+    assert server.key_path is not None
+    # The key as keygen leaves it, in a file: AGENT_PRIVATE_KEY_FILE instead of the PEM text.
+    from_file = {
+        "GATEWAY_URL": server.env["GATEWAY_URL"],
+        "AGENT_ID": server.env["AGENT_ID"],
+        "AGENT_PRIVATE_KEY_FILE": str(server.key_path),
+    }
     try:
         gathered = run_script(EXAMPLES / "asyncio_gather.py", env=server.env)
-        enriched = run_script(EXAMPLES / "data_enricher.py", env=server.env)
+        enriched = run_script(EXAMPLES / "data_enricher.py", env=from_file)
     finally:
         assert server.stop(signal.SIGTERM) == 0
     assert gathered.returncode == 0, gathered.stderr
