@@ -25,12 +25,15 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from ._async._client import GatewayClient
+    from ._signing import AgentKey
     from ._sync._client import SyncGatewayClient
 
 __all__ = [
     # clients
     "GatewayClient",
     "SyncGatewayClient",
+    # keys
+    "AgentKey",
     # models
     "JobResponse",
     "ProxyResponse",
@@ -57,7 +60,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """Load each client on first use: a program needs one twin, not both."""
+    """Load each client (and the key class) on first use: a program needs one twin."""
     if name == "GatewayClient":
         from ._async._client import GatewayClient
 
@@ -66,6 +69,10 @@ def __getattr__(name: str) -> Any:
         from ._sync._client import SyncGatewayClient
 
         return SyncGatewayClient
+    if name == "AgentKey":
+        from ._signing import AgentKey
+
+        return AgentKey
     raise AttributeError(f"module 'runrgateway' has no attribute {name!r}")
 
 

@@ -21,8 +21,10 @@ def generate_idempotency_key() -> str:
 def extract_correlation_id(source: Mapping[str, str] | object) -> str | None:
     """The correlation id carried by headers, a response, or a `GatewayError`.
 
-    Accepts a header mapping (any case), anything with `.headers` (an httpx response),
-    or anything with a `correlation_id` attribute.
+    The gateway's own id comes first when the object has one (`server_correlation_id`
+    on an error or a `ProxyResponse`), then a `correlation_id` attribute (the SDK's),
+    then an ``X-Correlation-Id`` header of a header mapping or of anything with
+    `.headers` (an httpx response).
     """
     value = getattr(source, "server_correlation_id", None) or getattr(
         source, "correlation_id", None

@@ -261,6 +261,10 @@ def _pytest_fixture(run: Run) -> None:
         remove_gateway(gateway.name)
 
 
+def _gateway_server(run: Run) -> None:
+    assert run.stdout == "over a real socket - result 1\n"
+
+
 EXPECTATIONS: dict[str, Callable[[Run], None]] = {
     "quickstart": _quickstart,
     "quickstart-sync": _quickstart_sync,
@@ -282,6 +286,7 @@ EXPECTATIONS: dict[str, Callable[[Run], None]] = {
     "mock-mode": _mock_mode,
     "testing-helpers": _testing_helpers,
     "pytest-fixture": _pytest_fixture,
+    "gateway-server": _gateway_server,
 }
 
 
