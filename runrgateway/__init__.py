@@ -58,6 +58,13 @@ __all__ = [
     "__version__",
 ]
 
+# Tracebacks and help() show the public path (runrgateway.GatewayError), as httpx does.
+for _name in __all__:
+    _value = globals().get(_name)
+    if isinstance(_value, type) or callable(_value):
+        _value.__module__ = __name__
+del _name, _value
+
 
 def __getattr__(name: str) -> Any:
     """Load each client (and the key class) on first use: a program needs one twin."""

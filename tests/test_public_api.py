@@ -65,3 +65,19 @@ def test_py_typed_ships() -> None:
     from importlib.resources import files
 
     assert files("runrgateway").joinpath("py.typed").is_file()
+
+
+def test_errors_show_their_public_path_and_pickle() -> None:
+    import pickle
+
+    error = runrgateway.GatewayRateLimitError(
+        "Rate limit exceeded", retry_after=52.0, status_code=429, correlation_id="c1"
+    )
+    assert type(error).__module__ == "runrgateway"
+    copy = pickle.loads(pickle.dumps(error))
+    assert (type(copy), copy.retry_after, copy.status_code, copy.correlation_id) == (
+        runrgateway.GatewayRateLimitError,
+        52.0,
+        429,
+        "c1",
+    )
