@@ -14,6 +14,15 @@ from ._errors import GatewayValidationError
 _T = TypeVar("_T")
 
 
+def valid_ttl_minutes(value: Any) -> bool:
+    """Whether `value` is a token lifetime the SDK accepts: whole minutes, 1 to 1440."""
+    return (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and MIN_TTL_MINUTES <= value <= MAX_TTL_MINUTES
+    )
+
+
 class JsonMixin:
     """`to_dict`, `to_json`, `from_dict`, `from_json` from dataclasses-json, loaded on first use.
 
@@ -60,12 +69,10 @@ class TokenOptions(JsonMixin):
                 or not all(isinstance(item, str) and item for item in value)
             ):
                 raise GatewayValidationError(f"{name} must be a non-empty list of strings")
-        ttl = self.ttl_minutes
-        if isinstance(ttl, bool) or not isinstance(ttl, int):
-            raise GatewayValidationError("ttl_minutes must be an integer")
-        if not MIN_TTL_MINUTES <= ttl <= MAX_TTL_MINUTES:
+        if not valid_ttl_minutes(self.ttl_minutes):
             raise GatewayValidationError(
-                f"ttl_minutes must be between {MIN_TTL_MINUTES} and {MAX_TTL_MINUTES}, got {ttl}"
+                f"ttl_minutes must be an integer between {MIN_TTL_MINUTES} and "
+                f"{MAX_TTL_MINUTES}, got {self.ttl_minutes!r}"
             )
 
     @classmethod

@@ -23,6 +23,7 @@ from ._constants import (
 )
 from ._errors import GatewayConfigError, GatewayValidationError
 from ._ids import generate_idempotency_key
+from ._models import valid_ttl_minutes
 from ._signing import AgentKey
 from ._tokens import Credential, format_utc
 
@@ -152,16 +153,12 @@ def check_retry_settings(max_retries: Any, max_retry_after_s: Any) -> None:
 
 
 def check_ttl_minutes(ttl_minutes: Any) -> int:
-    if (
-        isinstance(ttl_minutes, bool)
-        or not isinstance(ttl_minutes, int)
-        or not MIN_TTL_MINUTES <= ttl_minutes <= MAX_TTL_MINUTES
-    ):
+    if not valid_ttl_minutes(ttl_minutes):
         raise GatewayConfigError(
             "managed_token_ttl_minutes must be an integer from "
             f"{MIN_TTL_MINUTES} to {MAX_TTL_MINUTES}"
         )
-    return ttl_minutes
+    return int(ttl_minutes)
 
 
 def user_agent() -> str:

@@ -39,7 +39,7 @@ from ._errors import (
 )
 from ._ids import generate_idempotency_key
 from ._masking import mask_text
-from ._models import JobResponse, TokenInfo
+from ._models import JobResponse, TokenInfo, valid_ttl_minutes
 from ._signing import AgentKey
 from ._sync._client import SyncGatewayClient
 from ._version import __version__
@@ -192,7 +192,7 @@ def _ttl(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number of minutes: {text!r}") from None
-    if not MIN_TTL_MINUTES <= value <= MAX_TTL_MINUTES:
+    if not valid_ttl_minutes(value):
         raise argparse.ArgumentTypeError(
             f"must be between {MIN_TTL_MINUTES} and {MAX_TTL_MINUTES} minutes"
         )
