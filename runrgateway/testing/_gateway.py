@@ -3,7 +3,9 @@
 Plain requests in, plain answers (or fault instructions) out; transports (the
 httpx mock transports, the HTTP server) carry them. Routes follow wire.md Part A,
 with the Part B additions (signatures, error codes, Retry-After, token scope,
-jobs, idempotency, fake tools, faults).
+jobs, idempotency and its `Idempotency-Key` echo, fake tools, faults). The tools
+answer in the real gateway's live shapes or, with ``upstream_mode="mock"``, as its
+mock mode does, each behind a per-tool circuit breaker.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .._constants import HEADER_IDEMPOTENCY_KEY
 from .._errors import SIGNATURE_INVALID, VALIDATION_FAILED
 from ._agents import DEFAULT_ROLE, Agent, AgentRegistry, generate_rsa_key_pair
+from ._breaker import DEFAULT_FAILURES, DEFAULT_OPEN_S, CircuitBreakers
 from ._faults import FaultPlan
 from ._idempotency import IdempotencyStore
 from ._jobs import JobRunner
@@ -39,6 +43,7 @@ from ._state import GatewayState, ToolRun
 from ._time import Clock, iso_utc_ms, parse_js_date
 from ._tokens import IssuedToken, TokenAuthority, claimed_agent_id
 from ._tools import BUILTIN_SCOPES
+from ._upstream import LIVE, check_upstream_mode
 
 ALLOW_BUILTIN_TOOLS: Mapping[str, Any] = {"scopes": list(BUILTIN_SCOPES)}
 """A policy spec allowing every built-in ``tool:action``, without intent or guards."""
@@ -85,8 +90,12 @@ class EmbeddedGateway:
     created on the spot. `default_policy` applies to agents that have no policy of
     their own or of their role (None: such agents are denied everything, as the
     real gateway does). `rate_limit` is ``(calls, window_s)`` per agent, or None.
-    `clock` drives token expiry, rate windows, idempotency and job retention;
-    signature freshness is always checked against the real time.
+    `upstream_mode` picks the tools' answers: ``"live"`` (the shapes production
+    returns) or ``"mock"`` (exactly what the real gateway answers in its mock mode).
+    `circuit_breaker` puts each tool behind the real gateway's breaker (5 failed runs
+    open it for 30 s). `clock` drives token expiry, rate windows, idempotency, job
+    retention, the breakers and the tools' timestamps; signature freshness is always
+    checked against the real time.
     """
 
     def __init__(
@@ -100,9 +109,12 @@ class EmbeddedGateway:
         secret: bytes | None = None,
         max_signature_skew_s: float = DEFAULT_MAX_SKEW_S,
         tool_latency_s: float = 0.0,
+        upstream_mode: str = LIVE,
+        circuit_breaker: bool = True,
     ) -> None:
         self.name = name
         self.clock: Clock = clock or time.time
+        mode = check_upstream_mode(upstream_mode)
         agents = AgentRegistry()
         calls, window_s = rate_limit if rate_limit is not None else (None, DEFAULT_WINDOW_S)
         self._state = GatewayState(
@@ -115,8 +127,10 @@ class EmbeddedGateway:
             jobs=JobRunner(self.clock),
             faults=FaultPlan(),
             signatures=SignatureGuard(agents.public_keys, max_skew_s=max_signature_skew_s),
+            breakers=CircuitBreakers(self.clock, enabled=circuit_breaker),
             auto_register_agents=auto_register_agents,
             tool_latency_s=tool_latency_s,
+            upstream_mode=mode,
         )
         self._log: list[RecordedRequest] = []
         self._log_lock = threading.Lock()
@@ -153,6 +167,29 @@ class EmbeddedGateway:
     def tool_latency_s(self, seconds: float) -> None:
         self._state.tool_latency_s = max(0.0, seconds)
 
+    @property
+    def upstream_mode(self) -> str:
+        """``"live"`` (production's tool answers) or ``"mock"`` (the real gateway's mock mode)."""
+        return self._state.upstream_mode
+
+    @upstream_mode.setter
+    def upstream_mode(self, mode: str) -> None:
+        self._state.upstream_mode = check_upstream_mode(mode)
+
+    def set_circuit_breaker(
+        self,
+        enabled: bool = True,
+        *,
+        failures: int = DEFAULT_FAILURES,
+        open_s: float = DEFAULT_OPEN_S,
+    ) -> None:
+        """Switch the per-tool breakers on or off, or change when they open; all close."""
+        self._state.breakers.configure(enabled=enabled, failures=failures, open_s=open_s)
+
+    def breaker_state(self, tool: str) -> str:
+        """A tool's breaker: ``"closed"``, ``"open"`` or ``"half_open"``."""
+        return self._state.breakers.state(tool)
+
     def set_rate_limit(self, calls: int | None, window_s: float = DEFAULT_WINDOW_S) -> None:
         """`calls` per `window_s` per agent; None (or 0) switches rate limiting off."""
         self._state.limiter.configure(calls, window_s)
@@ -174,6 +211,9 @@ class EmbeddedGateway:
             response = decision.failure.response()
         else:
             response = self._route(request)
+        key = request.header(HEADER_IDEMPOTENCY_KEY)
+        if key:  # Part B: how a client learns that this gateway keeps keys
+            response.headers.setdefault(HEADER_IDEMPOTENCY_KEY, key)
         self._record(request, None if dropped else response, dropped=dropped)
         return GatewayOutcome(response, decision.delay_s, drop_after=dropped)
 
@@ -367,8 +407,9 @@ class EmbeddedGateway:
         return self._state.jobs.wait_idle(timeout_s)
 
     def reset(self) -> None:
-        """Forget agents, policies, tokens, keys used, rate windows, jobs, faults and logs;
-        settings (name, mode, default policy, rate limit, clock, secret) stay."""
+        """Forget agents, policies, tokens, keys used, rate windows, jobs, faults, breaker
+        states and logs; settings (name, modes, default policy, rate limit, clock, secret)
+        stay."""
         state = self._state
         state.jobs.wait_idle(5.0)
         for store in (state.agents, state.policies, state.tokens, state.limiter):
@@ -376,6 +417,7 @@ class EmbeddedGateway:
         for other in (state.idempotency, state.jobs, state.faults):
             other.clear()
         state.signatures.reset()
+        state.breakers.clear()
         state.clear_tool_runs()
         with self._log_lock:
             self._log.clear()

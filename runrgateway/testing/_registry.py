@@ -26,15 +26,20 @@ def gateway_name(name_or_url: str) -> str:
 def get_gateway(name_or_url: str) -> EmbeddedGateway:
     """The mock gateway for a name or ``mock://<name>`` URL, created on first use.
 
-    Mock gateways register unknown agents on the fly and allow the built-in tools to
-    agents without a policy; otherwise they follow wire.md (rate limit included).
+    Mock gateways register unknown agents on the fly, allow the built-in tools to
+    agents without a policy and have no rate limit (they serve unit tests, which make
+    more than 5 calls a minute; a test sets one with `set_rate_limit`); otherwise they
+    follow wire.md.
     """
     name = gateway_name(name_or_url)
     with _lock:
         gateway = _gateways.get(name)
         if gateway is None:
             gateway = _gateways[name] = EmbeddedGateway(
-                name, auto_register_agents=True, default_policy=ALLOW_BUILTIN_TOOLS
+                name,
+                auto_register_agents=True,
+                default_policy=ALLOW_BUILTIN_TOOLS,
+                rate_limit=None,
             )
         return gateway
 
@@ -46,9 +51,11 @@ def register_gateway(gateway: EmbeddedGateway) -> EmbeddedGateway:
     return gateway
 
 
-def new_mock_gateway(prefix: str = "gw") -> EmbeddedGateway:
-    """A fresh mock gateway under a unique name."""
-    return get_gateway(f"{prefix}-{uuid.uuid4().hex[:12]}")
+def new_mock_gateway(prefix: str = "gw", *, upstream_mode: str = "live") -> EmbeddedGateway:
+    """A fresh mock gateway under a unique name, its tools answering in `upstream_mode`."""
+    gateway = get_gateway(f"{prefix}-{uuid.uuid4().hex[:12]}")
+    gateway.upstream_mode = upstream_mode
+    return gateway
 
 
 def remove_gateway(name_or_url: str) -> None:

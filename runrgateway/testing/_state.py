@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._agents import AgentRegistry
+from ._breaker import CircuitBreakers
 from ._faults import FaultPlan
 from ._idempotency import IdempotencyStore
 from ._jobs import JobRunner
@@ -17,7 +18,8 @@ from ._rate_limit import FixedWindowLimiter
 from ._signatures import SignatureGuard
 from ._time import Clock
 from ._tokens import TokenAuthority
-from ._tools import ToolFailure, run_tool
+from ._tools import ToolCall, ToolFailure
+from ._upstream import LIVE, run_adapter
 
 MAX_KEPT_TOOL_RUNS = 10_000
 
@@ -45,26 +47,36 @@ class GatewayState:
     jobs: JobRunner
     faults: FaultPlan
     signatures: SignatureGuard
+    breakers: CircuitBreakers
     auto_register_agents: bool = False
     tool_latency_s: float = 0.0
+    upstream_mode: str = LIVE
     # The latest runs (a long-running `serve` keeps a bounded window) and counts of all.
     tool_runs: deque[ToolRun] = field(default_factory=lambda: deque(maxlen=MAX_KEPT_TOOL_RUNS))
     runs_by_action: Counter[tuple[str, str]] = field(default_factory=Counter)
     _runs_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def run_tool(self, tool: str, action: str, params: dict[str, Any]) -> Any:
-        """Run a fake tool, honouring queued tool failures and the configured latency."""
+        """Run a fake tool behind its circuit breaker, honouring queued tool failures and
+        the configured latency. An open breaker fails the call without running the tool
+        (no run is recorded, no queued failure is used)."""
+        refusal = self.breakers.refusal(tool)
+        if refusal is not None:
+            raise ToolFailure(refusal)
         failure = self.faults.take_tool_failure(tool, action)
         if self.tool_latency_s > 0:
             time.sleep(self.tool_latency_s)
         try:
             if failure is not None:
                 raise ToolFailure(failure)
-            result = run_tool(tool, action, params, self._runs_of(tool, action))
+            call = ToolCall(params, self._runs_of(tool, action), self.clock())
+            result = run_adapter(self.upstream_mode, tool, action, call)
         except ToolFailure:
             self._record(ToolRun(tool, action, params, failed=True))
+            self.breakers.record(tool, failed=True)
             raise
         self._record(ToolRun(tool, action, params, failed=False))
+        self.breakers.record(tool, failed=False)
         return result
 
     def _runs_of(self, tool: str, action: str) -> int:

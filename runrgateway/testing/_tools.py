@@ -1,17 +1,17 @@
-"""The built-in tools: parameter validation (the real gateway's rules) and deterministic fakes.
+"""The built-in tools' parameter validation: the real gateway's step 8, exactly.
 
-Validation messages follow the real gateway's zod schemas (``"<path>: <message>"``).
-One deliberate difference: `serpapi:search` takes its search text from `query`
-*or* `q`. The real validator demands `query` while its search adapter reads `q`,
-so the seed README's ``{"q": ...}`` calls would fail there; here `q` stands in
-for `query` when `query` is absent.
+Messages follow the real gateway's zod schemas (``"<path>: <message>"``). The
+schemas disagree with the adapters in the same places as the real gateway's do
+(wire.md, "Tool answers"): `serpapi:search` demands `query` while both search
+adapters read `q`, and `gmail_send:send` demands `body` while both email adapters
+read `text`. Nothing here smooths that over: the SDK does, by sending both names.
+The adapters themselves live in `_live_tools` and `_mock_tools`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -184,100 +184,16 @@ def validate_params(tool: str, action: str, params: Any) -> list[str]:
     return errors
 
 
-def _digest(*parts: Any) -> str:
+@dataclass(frozen=True)
+class ToolCall:
+    """What an adapter gets: the params as sent, how many runs of the same
+    ``tool:action`` came before (each email is a new message), and the gateway's clock."""
+
+    params: dict[str, Any]
+    runs_before: int
+    now: float
+
+
+def stable_digest(*parts: Any) -> str:
+    """A hex digest of `parts`: the fakes' ids and links are the same from run to run."""
     return hashlib.sha256("\x1f".join(str(p) for p in parts).encode("utf-8")).hexdigest()
-
-
-def _search(params: dict[str, Any]) -> list[dict[str, Any]]:
-    query = str(params.get("query", params.get("q", "")))
-    count = int(params.get("num") or 10)
-    results = []
-    for position in range(1, count + 1):
-        tag = _digest(query, position)[:10]
-        results.append(
-            {
-                "position": position,
-                "title": f"{query} - result {position}",
-                "link": f"https://example.com/{tag}",
-                "snippet": f"Result {position} for '{query}' ({tag}).",
-            }
-        )
-    return results
-
-
-def _fetch(params: dict[str, Any], *, with_content: bool) -> dict[str, Any]:
-    url = str(params["url"])
-    host = urlsplit(url).hostname or ""
-    if host.endswith(".invalid"):
-        raise ToolFailure(f"getaddrinfo ENOTFOUND {host}")
-    content = f"<html><body>Mock page for {url} ({_digest(url)[:12]})</body></html>"
-    answer: dict[str, Any] = {
-        "url": url,
-        "status": 200,
-        "headers": {
-            "content-type": "text/html; charset=utf-8",
-            "content-length": str(len(content)),
-        },
-    }
-    if with_content:
-        answer["content"] = content
-    return answer
-
-
-def _chat(params: dict[str, Any]) -> dict[str, Any]:
-    messages = params["messages"]
-    last_user = next((m["content"] for m in reversed(messages) if m.get("role") == "user"), "")
-    text = f"Mock answer to: {last_user}"
-    return {
-        "id": f"chatcmpl-{_digest(text)[:24]}",
-        "object": "chat.completion",
-        "model": params.get("model", "gpt-3.5-turbo"),
-        "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
-        ],
-        "usage": {"prompt_tokens": len(last_user.split()), "completion_tokens": len(text.split())},
-    }
-
-
-def _complete(params: dict[str, Any]) -> dict[str, Any]:
-    text = f"Mock completion of: {params['prompt']}"
-    return {
-        "id": f"cmpl-{_digest(text)[:24]}",
-        "object": "text_completion",
-        "model": params.get("model", "text-davinci-003"),
-        "choices": [{"index": 0, "text": text, "finish_reason": "stop"}],
-    }
-
-
-def _send(params: dict[str, Any], sent_before: int) -> dict[str, Any]:
-    # Every send is a new message (two sends of one text get two ids; a replay gets the
-    # first one's), and the ids are the same from run to run of a test.
-    message_id = _digest(params["to"], params["subject"], params["body"], sent_before)[:16]
-    return {"id": f"msg_{message_id}", "threadId": f"thread_{message_id}", "labelIds": ["SENT"]}
-
-
-def _profile(params: dict[str, Any]) -> dict[str, Any]:
-    return {"emailAddress": "agent@mock.4runr.local", "messagesTotal": 0, "threadsTotal": 0}
-
-
-# Each fake gets the params and how many runs of the same tool:action came before.
-_FAKES: dict[str, Callable[[dict[str, Any], int], Any]] = {
-    "serpapi:search": lambda params, _: _search(params),
-    "http_fetch:get": lambda params, _: _fetch(params, with_content=True),
-    "http_fetch:head": lambda params, _: _fetch(params, with_content=False),
-    "openai:chat": lambda params, _: _chat(params),
-    "openai:complete": lambda params, _: _complete(params),
-    "gmail_send:send": _send,
-    "gmail_send:profile": lambda params, _: _profile(params),
-}
-
-
-def run_tool(tool: str, action: str, params: dict[str, Any], runs_before: int = 0) -> Any:
-    """Run a fake tool; raises ToolFailure like an outside API would fail.
-
-    `runs_before` (earlier runs of this tool:action) makes each email a new message.
-    """
-    fake = _FAKES.get(f"{tool}:{action}")
-    if fake is None:
-        raise ToolFailure(f"Unsupported action: {action} for tool: {tool}")
-    return fake(params, runs_before)

@@ -65,7 +65,8 @@ def test_an_agent_created_over_http_with_its_rsa_key(server: GatewayServer) -> N
     with SyncGatewayClient(server.url, created["agent_id"], created["private_key"]) as gw:
         token = gw.get_token({"tools": ["serpapi"], "permissions": ["read"]})
         results = gw.proxy("serpapi", "search", {"q": "montreal plumber"}, token)
-    assert len(results) == 10 and "montreal plumber" in results[0]["title"]
+    hits = results["organic_results"]
+    assert len(hits) == 10 and "montreal plumber" in hits[0]["title"]
 
 
 def test_managed_tokens_and_provenance_over_the_wire(
@@ -172,7 +173,7 @@ def test_rotation_hint_is_followed(
 def test_jobs_run_to_done(client: SyncGatewayClient) -> None:
     job = client.proxy_async("gmail_send", "send", EMAIL)
     done = client.wait_for_job(job["job_id"], timeout_s=10, poll_interval_s=0.02)
-    assert done.status == "done" and done.result["labelIds"] == ["SENT"]
+    assert done.status == "done" and done.result["success"] is True
 
 
 def test_idempotent_replay_runs_the_tool_once(

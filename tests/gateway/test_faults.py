@@ -12,7 +12,7 @@ from runrgateway.testing import AsyncGatewayMockTransport, EmbeddedGateway
 
 from .conftest import AGENT_ID, WireClient
 
-SEARCH = {"query": "test"}
+SEARCH = {"q": "test", "query": "test"}  # both names, as the SDK sends
 
 
 def test_fail_next_answers_without_handling(wire: WireClient, gateway: EmbeddedGateway) -> None:
@@ -90,7 +90,9 @@ def test_drop_after_handling(wire: WireClient, gateway: EmbeddedGateway) -> None
     token = wire.token()
     gateway.drop_next(1, route="proxy-request")
     with pytest.raises(httpx.RemoteProtocolError):
-        wire.proxy("gmail_send", "send", {"to": "a@b.co", "subject": "s", "body": "b"}, token)
+        wire.proxy(
+            "gmail_send", "send", {"to": "a@b.co", "subject": "s", "body": "b", "text": "b"}, token
+        )
     assert gateway.tool_runs == 1
     record = gateway.requests[-1]
     assert record.dropped and record.status is None

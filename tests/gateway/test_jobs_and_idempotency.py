@@ -12,7 +12,7 @@ from runrgateway.testing import EmbeddedGateway
 
 from .conftest import WireClient
 
-EMAIL = {"to": "prospect@company.com", "subject": "Hi", "body": "Hello"}
+EMAIL = {"to": "prospect@company.com", "subject": "Hi", "body": "Hello", "text": "Hello"}
 
 
 def _wait_done(wire: WireClient, job_id: str, timeout_s: float = 5.0) -> dict[str, Any]:
@@ -27,7 +27,7 @@ def _wait_done(wire: WireClient, job_id: str, timeout_s: float = 5.0) -> dict[st
 
 
 def test_async_call_is_queued_then_done(wire: WireClient, gateway: EmbeddedGateway) -> None:
-    queued = wire.proxy("serpapi", "search", {"query": "x", "num": 2}, **{"async": True})
+    queued = wire.proxy("serpapi", "search", {"q": "x", "query": "x", "num": 2}, **{"async": True})
     assert queued.status_code == 202
     body = queued.json()
     assert set(body) == {"job_id", "status"} and body["status"] == "queued"
@@ -36,7 +36,8 @@ def test_async_call_is_queued_then_done(wire: WireClient, gateway: EmbeddedGatew
     assert done["status"] == "done" and done["error"] is None
     assert done["job_id"] == body["job_id"]
     assert (
-        done["result"] == wire.proxy("serpapi", "search", {"query": "x", "num": 2}).json()["data"]
+        done["result"]
+        == wire.proxy("serpapi", "search", {"q": "x", "query": "x", "num": 2}).json()["data"]
     )
 
 
@@ -144,10 +145,11 @@ def test_each_send_is_a_new_message_and_a_replay_is_not(
     wire: WireClient, gateway: EmbeddedGateway
 ) -> None:
     token = wire.token()
-    first = wire.proxy("gmail_send", "send", EMAIL, token).json()["data"]["id"]
-    second = wire.proxy("gmail_send", "send", EMAIL, token).json()["data"]["id"]
+    first = wire.proxy("gmail_send", "send", EMAIL, token).json()["data"]["messageId"]
+    second = wire.proxy("gmail_send", "send", EMAIL, token).json()["data"]["messageId"]
     key = {"idempotency-key": "key-new-message"}
-    keyed = wire.proxy("gmail_send", "send", EMAIL, token, headers=key).json()["data"]["id"]
-    replayed = wire.proxy("gmail_send", "send", EMAIL, token, headers=key).json()["data"]["id"]
+    keyed = wire.proxy("gmail_send", "send", EMAIL, token, headers=key).json()["data"]
+    replayed = wire.proxy("gmail_send", "send", EMAIL, token, headers=key).json()["data"]
+    keyed, replayed = keyed["messageId"], replayed["messageId"]
     assert len({first, second, keyed}) == 3 and replayed == keyed
     assert gateway.tool_runs == 3

@@ -17,7 +17,7 @@ from .conftest import AGENT_ID, WireClient, token_payload, utc_in
 
 CORRELATION = re.compile(r"^req_\d{13}_[0-9a-z]{9}$")
 MISSING = "Missing required fields: agent_token, tool, action, and params are required."
-SEARCH = {"query": "openai canada", "engine": "google"}
+SEARCH = {"q": "openai canada", "query": "openai canada", "engine": "google"}
 
 
 def _assert_error(answer: Any, status: int, error: str, code: str) -> dict[str, Any]:
@@ -34,8 +34,9 @@ def test_200_shape_and_correlation_id(wire: WireClient) -> None:
     assert answer.status_code == 200
     body = answer.json()
     assert body["success"] is True
-    assert [r["position"] for r in body["data"]] == [1, 2, 3]
-    assert {"title", "link", "snippet"} <= set(body["data"][0])
+    results = body["data"]["organic_results"]  # SerpAPI's own JSON, as the live gateway passes it
+    assert [r["position"] for r in results] == [1, 2, 3]
+    assert {"title", "link", "snippet", "displayed_link"} <= set(results[0])
     assert set(body["metadata"]) == {"agent_id", "agent_name", "tool", "action", "response_time_ms"}
     assert body["metadata"]["agent_id"] == AGENT_ID
     assert CORRELATION.match(answer.headers["x-correlation-id"])
@@ -193,13 +194,15 @@ def test_5_rotation_headers_on_200_403_400_429_and_502(
     ok = wire.proxy("serpapi", "search", SEARCH, token)
     assert ok.status_code == 200
     _assert_rotation(ok, expires_at)
-    denied = wire.proxy("gmail_send", "send", {"to": "a@b.co", "subject": "s", "body": "b"}, token)
+    denied = wire.proxy(
+        "gmail_send", "send", {"to": "a@b.co", "subject": "s", "body": "b", "text": "b"}, token
+    )
     assert denied.status_code == 403
     _assert_rotation(denied, expires_at)
     invalid = wire.proxy("serpapi", "search", {}, token)
     assert invalid.status_code == 400
     _assert_rotation(invalid, expires_at)
-    upstream = wire.proxy("http_fetch", "get", {"url": "https://down.invalid/"}, token)
+    upstream = wire.proxy("http_fetch", "get", {"url": "https://not-allowed.org/"}, token)
     assert upstream.status_code == 502
     _assert_rotation(upstream, expires_at)
     wire.proxy("serpapi", "search", SEARCH, token)
@@ -244,7 +247,7 @@ def test_7_tool_outside_the_token(wire: WireClient) -> None:
 
 
 def test_7_writing_action_needs_write(wire: WireClient) -> None:
-    email = {"to": "a@b.co", "subject": "Hi", "body": "Hello"}
+    email = {"to": "a@b.co", "subject": "Hi", "body": "Hello", "text": "Hello"}
     read_only = wire.token(["gmail_send"], ["read"])
     body = _assert_error(
         wire.proxy("gmail_send", "send", email, read_only), 403, "Policy denied", "POLICY_DENIED"
@@ -379,20 +382,25 @@ def test_8_parameter_validation(
 
 
 def test_8_search_validator_wants_query_as_the_real_one(wire: WireClient) -> None:
-    """The real validator wants `query` (its adapter reads `q`); the fake tool reads either."""
+    """The real validator wants `query` while its search adapter reads `q`: only a call
+    with both names gets results (the SDK sends both)."""
     only_q = wire.proxy("serpapi", "search", {"q": "plumber montreal"})
     body = _assert_error(only_q, 400, "Parameter validation failed", "VALIDATION_FAILED")
     assert body["details"] == ["query: Required"]
-    both = wire.proxy("serpapi", "search", {"q": "plumber montreal", "query": "plumber montreal"})
     only_query = wire.proxy("serpapi", "search", {"query": "plumber montreal"})
-    assert both.status_code == only_query.status_code == 200
-    assert both.json()["data"] == only_query.json()["data"]
+    failed = _assert_error(only_query, 502, "External API request failed", "UPSTREAM_FAILED")
+    assert failed["details"] == 'Query parameter "q" is required'
+    both = wire.proxy("serpapi", "search", {"q": "plumber montreal", "query": "plumber montreal"})
+    assert both.status_code == 200
+    assert both.json()["data"]["search_parameters"]["q"] == "plumber montreal"
 
 
 # 9. rate limit ------------------------------------------------------------------------
 
 
-def test_9_five_calls_per_minute_then_429(wire: WireClient) -> None:
+def test_9_five_calls_per_minute_then_429(wire: WireClient, gateway: EmbeddedGateway) -> None:
+    """The real gateway's limit (serve's default; mock:// gateways have none unless set)."""
+    gateway.set_rate_limit(5, 60)
     token = wire.token()
     for _ in range(5):
         assert wire.proxy("serpapi", "search", SEARCH, token).status_code == 200

@@ -20,7 +20,7 @@ from runrgateway.testing._server import GatewayServer
 
 from .conftest import AGENT_ID, WireClient, token_payload
 
-SEARCH = {"query": "test"}
+SEARCH = {"q": "test", "query": "test"}  # both names, as the SDK sends
 
 
 def test_create_agent_hands_out_an_rsa_2048_pkcs8_key(wire: WireClient) -> None:
@@ -163,7 +163,10 @@ def test_server_logs_one_line_per_request_without_secrets(
         client = WireClient(http, server.url, wire_key, AGENT_ID)
         token = client.token()
         answer = client.proxy(
-            "serpapi", "search", {"query": "secret-query", "api_key": "sk-12345678"}, token
+            "serpapi",
+            "search",
+            {"q": "secret-query", "query": "secret-query", "api_key": "sk-12345678"},
+            token,
         )
     lines = [r.getMessage() for r in caplog.records if r.name == "runrgateway.gateway"]
     request_lines = [line for line in lines if "/api/" in line]

@@ -13,7 +13,7 @@ from runrgateway.testing import EmbeddedGateway
 from .conftest import AGENT_ID, WireClient, utc_in
 
 INVALID = {"error": "Invalid request signature", "code": "SIGNATURE_INVALID"}
-SEARCH = {"query": "test"}
+SEARCH = {"q": "test", "query": "test"}  # both names, as the SDK sends
 
 
 def _token_body(agent_id: str = AGENT_ID) -> dict[str, object]:
