@@ -42,6 +42,7 @@ class PreparedCall:
     body: bytes | None
     correlation_id: str
     idempotent: bool
+    keyed: bool = False  # the caller chose the idempotency key: retryable where keys are kept
     label: str | None = None  # "tool:action", for logs
     log_params: Any = None
     credential: Credential | None = None
@@ -208,20 +209,31 @@ def is_read_only(tool: str, action: str, read_only: frozenset[str] = READ_ONLY_A
     return f"{tool}:{action}" in read_only
 
 
+# The real gateway's validators and adapters read different names for the same value
+# (wire.md, "Tool answers"): the validator wants the first name, the adapter reads the
+# second. Whichever the caller gave is sent under both.
+PARAM_ALIASES: dict[tuple[str, str], tuple[str, str]] = {
+    ("serpapi", "search"): ("query", "q"),
+    ("gmail_send", "send"): ("body", "text"),
+}
+
+
 def outgoing_params(
     tool: str, action: str, params: Mapping[str, Any], intent: str | None
 ) -> dict[str, Any]:
-    """A copy of params as sent: with the intent (unless the caller set one) and the
-    real gateway's serpapi quirk smoothed over (its validator wants `query`, its search
-    adapter reads `q`: whichever the caller gave is sent under both names)."""
+    """A copy of params as sent: with the intent (unless the caller set one) and the real
+    gateway's name quirks smoothed over (`PARAM_ALIASES`); a name the caller set is never
+    overwritten."""
     copied = dict(params)
     if intent is not None and "intent" not in copied:
         copied["intent"] = intent
-    if (tool, action) == ("serpapi", "search"):
-        if "q" in copied and "query" not in copied:
-            copied["query"] = copied["q"]
-        elif "query" in copied and "q" not in copied:
-            copied["q"] = copied["query"]
+    aliases = PARAM_ALIASES.get((tool, action))
+    if aliases is not None:
+        first, second = aliases
+        if first in copied and second not in copied:
+            copied[second] = copied[first]
+        elif second in copied and first not in copied:
+            copied[first] = copied[second]
     return copied
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timezone
@@ -23,6 +24,9 @@ class Failure(Enum):
     TIMED_OUT = "timed_out"  # read/write timeout: the server may have acted
     DROPPED = "dropped"  # connection lost after sending: the server may have acted
 
+
+# The real gateway's open circuit breaker, in a 502's `details` (wire.md, "Circuit breaker").
+_BREAKER_OPEN = re.compile(r"Circuit breaker is OPEN for (\d+(?:\.\d+)?)\s*ms", re.IGNORECASE)
 
 ALWAYS_RETRIED_STATUSES = frozenset({429, 503})
 # 409: the same idempotency key is still running on the gateway; wait for it.
@@ -73,6 +77,22 @@ def parse_retry_after(headers: Mapping[str, str], body: Any = None) -> float | N
     return None
 
 
+def breaker_wait_s(body: Any) -> float | None:
+    """Seconds an open circuit breaker asks for: ``Circuit breaker is OPEN for N ms`` in
+    an error body's `details` (the real gateway names no other wait on its 502s)."""
+    details = body.get("details") if isinstance(body, Mapping) else None
+    match = _BREAKER_OPEN.search(details) if isinstance(details, str) else None
+    return float(match.group(1)) / 1000.0 if match else None
+
+
+def server_wait_s(status_code: int, headers: Mapping[str, str], body: Any) -> float | None:
+    """Every wait an answer asks for: `parse_retry_after`, or an open breaker's on a 502."""
+    asked = parse_retry_after(headers, body)
+    if asked is None and status_code == 502:
+        asked = breaker_wait_s(body)
+    return asked
+
+
 def backoff_s(retry_number: int, rng: random.Random | None = None) -> float:
     """Full-jitter exponential backoff before retry `retry_number` (1-based)."""
     ceiling = min(BACKOFF_CAP_S, BACKOFF_BASE_S * (2 ** (retry_number - 1)))
@@ -89,11 +109,15 @@ def decide(
     retry_after: float | None = None,
     max_retry_after_s: float,
 ) -> Decision:
-    """Whether to retry after this outcome, and how long to wait first."""
+    """Whether to retry after this outcome, and how long to wait first.
+
+    A wait the server asks for (`retry_after`) that is longer than `max_retry_after_s`
+    is never waited, whatever the status: the error is raised at once.
+    """
+    if retry_after is not None and retry_after > max_retry_after_s:
+        return Decision(retry=False)
     if status_code is not None:
         if status_code in ALWAYS_RETRIED_STATUSES:
-            if retry_after is not None and retry_after > max_retry_after_s:
-                return Decision(retry=False)  # longer than we accept: report it now
             retryable = True
         else:
             retryable = idempotent and status_code in IDEMPOTENT_RETRIED_STATUSES
@@ -101,5 +125,6 @@ def decide(
         retryable = failure is Failure.NOT_SENT or idempotent
     if not retryable or retries_done >= max_retries:
         return Decision(retry=False)
-    wait = retry_after if retry_after is not None else backoff_s(retries_done + 1)
-    return Decision(retry=True, wait_s=wait)
+    if retry_after is not None:
+        return Decision(retry=True, wait_s=retry_after)
+    return Decision(retry=True, wait_s=min(backoff_s(retries_done + 1), max_retry_after_s))

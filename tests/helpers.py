@@ -92,3 +92,20 @@ def proxy_answer(data: Any = None, status: int = 200, **headers: str) -> httpx.R
         },
         headers={"x-correlation-id": "req_1700000000000_abcdefghi", **headers},
     )
+
+
+def keeping_keys(*answers: httpx.Response | Exception) -> Callable[[httpx.Request], httpx.Response]:
+    """A respx side effect for a gateway that keeps idempotency keys (wire.md Part B): the
+    answers in turn, each echoing the request's `Idempotency-Key`; exceptions are raised."""
+    queue = list(answers)
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        outcome = queue.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        key = request.headers.get("idempotency-key")
+        if key is not None:
+            outcome.headers["idempotency-key"] = key
+        return outcome
+
+    return answer

@@ -14,6 +14,7 @@ from .._constants import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_MAX_RETRY_AFTER_S,
     DEFAULT_TIMEOUT_MS,
+    HEADER_IDEMPOTENCY_KEY,
     HEADER_IDEMPOTENT_REPLAYED,
     HEADER_ROTATION_RECOMMENDED,
     HEADER_TOKEN_EXPIRES_AT,
@@ -61,7 +62,7 @@ from .._requests import (
     token_request_body,
     user_agent,
 )
-from .._retry import Failure, classify_exception, decide, parse_retry_after
+from .._retry import Failure, classify_exception, decide, server_wait_s
 from .._signing import RequestSigner
 from .._tokens import (
     Credential,
@@ -149,6 +150,10 @@ class GatewayClient:
         self._claims: dict[str, TokenClaims | None] = {}
         self._owns_http = http_client is None
         self._closed = False
+        # Set once an answer echoes the Idempotency-Key we sent (wire.md Part B): this
+        # gateway keeps keys, so a keyed side effect may be retried. The real gateway
+        # ignores the header; there a key alone never makes a retry safe.
+        self._gateway_keeps_keys = False
         if self._endpoint.mock_name is not None:
             if http_client is not None:
                 raise GatewayConfigError("http_client cannot be combined with a mock:// base_url")
@@ -371,7 +376,7 @@ class GatewayClient:
         check_name(action, "action")
         checked = check_params(params)
         key, chosen = choose_idempotency_key(idempotency_key, checked)
-        idempotent = chosen or is_read_only(tool, action, self._read_only)
+        idempotent = is_read_only(tool, action, self._read_only)
         sent_params = outgoing_params(tool, action, checked, self._intent)
         params_json = encode_json(sent_params)  # refused here, before a token is minted
         call_id = (
@@ -400,6 +405,7 @@ class GatewayClient:
                     correlation_id=call_id,
                     idempotency_key=key,
                     idempotent=idempotent,
+                    keyed=chosen,
                     call=f"{tool}:{action}",
                     log_params=sent_params,
                     credential=credential,
@@ -462,6 +468,7 @@ class GatewayClient:
         correlation_id: str,
         idempotent: bool,
         idempotency_key: str | None = None,
+        keyed: bool = False,
         call: str | None = None,
         log_params: Any = None,
         credential: Credential | None = None,
@@ -477,7 +484,7 @@ class GatewayClient:
         )
         prepared = PreparedCall(
             method, path, url, signed_url, headers, body, correlation_id, idempotent,
-            label=call, log_params=log_params, credential=credential,
+            keyed=keyed, label=call, log_params=log_params, credential=credential,
         )  # fmt: skip
         try:  # most calls succeed at once: the retry machinery is built only when needed
             return await self._attempt(prepared, 1), 1
@@ -507,7 +514,7 @@ class GatewayClient:
             decision = decide(
                 retries_done=attempts - 1,
                 max_retries=self._max_retries,
-                idempotent=call.idempotent,
+                idempotent=self._retry_safe(call),
                 failure=failure,
                 max_retry_after_s=self._max_retry_after_s,
             )
@@ -517,13 +524,14 @@ class GatewayClient:
         self._log(call, attempts, response, started)
         if call.credential is not None:
             self._observe_rotation(response, call.credential)
+        self._observe_key_echo(response, call)
         if response.is_success:
             return response
-        retry_after = parse_retry_after(response.headers, _json_or_none(response))
+        retry_after = server_wait_s(response.status_code, response.headers, _json_or_none(response))
         decision = decide(
             retries_done=attempts - 1,
             max_retries=self._max_retries,
-            idempotent=call.idempotent,
+            idempotent=self._retry_safe(call),
             status_code=response.status_code,
             retry_after=retry_after,
             max_retry_after_s=self._max_retry_after_s,
@@ -570,6 +578,15 @@ class GatewayClient:
                 "be reopened)",
                 code=CLIENT_CLOSED,
             )
+
+    def _retry_safe(self, call: PreparedCall) -> bool:
+        """Idempotent by nature, or keyed by the caller and sent to a gateway that keeps keys."""
+        return call.idempotent or (call.keyed and self._gateway_keeps_keys)
+
+    def _observe_key_echo(self, response: httpx.Response, call: PreparedCall) -> None:
+        sent = call.headers.get(HEADER_IDEMPOTENCY_KEY)
+        if sent is not None and response.headers.get(HEADER_IDEMPOTENCY_KEY) == sent:
+            self._gateway_keeps_keys = True
 
     def _observe_rotation(self, response: httpx.Response, credential: Credential) -> None:
         if not _rotation_recommended(response):

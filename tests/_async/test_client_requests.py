@@ -356,6 +356,27 @@ async def test_serpapi_query_is_sent_under_both_names(
     assert (sent["q"], sent["query"]) == ("a", "b")
 
 
+async def test_email_text_is_sent_as_body_and_text(
+    router: respx.MockRouter, client: GatewayClient
+) -> None:
+    """The real validator wants `body`, its gmail adapters read `text`: both go out."""
+    route = router.post("/api/proxy-request").mock(return_value=proxy_answer())
+    token = gateway_token(tools=["gmail_send"], permissions=["read", "write"])
+    params = {"to": "a@b.c", "subject": "s", "body": "Hello"}
+    await client.proxy("gmail_send", "send", params, token)
+    sent = json_body(route.calls.last.request)["params"]
+    assert (sent["body"], sent["text"]) == ("Hello", "Hello") and "text" not in params
+    await client.proxy("gmail_send", "send", {"to": "a@b.c", "subject": "s", "text": "Hi"}, token)
+    sent = json_body(route.calls.last.request)["params"]
+    assert (sent["body"], sent["text"]) == ("Hi", "Hi")
+    both = {"to": "a@b.c", "subject": "s", "body": "plain", "text": "other"}
+    await client.proxy("gmail_send", "send", both, token)
+    sent = json_body(route.calls.last.request)["params"]
+    assert (sent["body"], sent["text"]) == ("plain", "other")  # never overwritten
+    await client.proxy("gmail_send", "profile", {"body": "x"}, token)
+    assert "text" not in json_body(route.calls.last.request)["params"]  # send only
+
+
 async def test_wait_for_job_reports_each_poll_and_backs_off(
     router: respx.MockRouter, client: GatewayClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -350,6 +350,27 @@ def test_serpapi_query_is_sent_under_both_names(
     assert (sent["q"], sent["query"]) == ("a", "b")
 
 
+def test_email_text_is_sent_as_body_and_text(
+    router: respx.MockRouter, client: SyncGatewayClient
+) -> None:
+    """The real validator wants `body`, its gmail adapters read `text`: both go out."""
+    route = router.post("/api/proxy-request").mock(return_value=proxy_answer())
+    token = gateway_token(tools=["gmail_send"], permissions=["read", "write"])
+    params = {"to": "a@b.c", "subject": "s", "body": "Hello"}
+    client.proxy("gmail_send", "send", params, token)
+    sent = json_body(route.calls.last.request)["params"]
+    assert (sent["body"], sent["text"]) == ("Hello", "Hello") and "text" not in params
+    client.proxy("gmail_send", "send", {"to": "a@b.c", "subject": "s", "text": "Hi"}, token)
+    sent = json_body(route.calls.last.request)["params"]
+    assert (sent["body"], sent["text"]) == ("Hi", "Hi")
+    both = {"to": "a@b.c", "subject": "s", "body": "plain", "text": "other"}
+    client.proxy("gmail_send", "send", both, token)
+    sent = json_body(route.calls.last.request)["params"]
+    assert (sent["body"], sent["text"]) == ("plain", "other")  # never overwritten
+    client.proxy("gmail_send", "profile", {"body": "x"}, token)
+    assert "text" not in json_body(route.calls.last.request)["params"]  # send only
+
+
 def test_wait_for_job_reports_each_poll_and_backs_off(
     router: respx.MockRouter, client: SyncGatewayClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
