@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import signal
 import stat
 from collections.abc import Iterator
@@ -65,24 +66,36 @@ def test_demo_runs_the_quickstart_on_the_mock_gateway() -> None:
     out = done.stdout
     assert "mock://demo" in done.stderr and "throwaway key" in done.stderr
     assert "3 results" in out
-    assert "site:linkedin.com Montreal plumber - result 1" in out  # search results
-    assert "HTTP 200" in out and "Mock page for https://example.com/" in out  # fetched page
+    assert "site:linkedin.com Montreal plumber - result 1  <https://example.com/" in out
+    assert re.search(r"https://example\.com/\w+: HTTP 200, \d+ characters", out)  # the page
+    assert "Mock page for https://example.com/" in out
     assert "answer: Mock answer to: Summarise:" in out  # the chat answer
-    assert "job done:" in out and '"labelIds": ["SENT"]' in out  # the finished job
+    assert re.search(r"job done: message [0-9a-f]{16}\n", out)  # the finished job
     assert "-----BEGIN" not in out + done.stderr
 
 
-def test_demo_against_a_served_gateway_over_http() -> None:
-    """The env branch, over a real socket (its own server: the demo makes 4 calls)."""
-    server = start_serve("--quiet")
+@pytest.mark.parametrize("mode", ["live", "mock"])
+def test_demo_against_a_served_gateway_over_http(mode: str) -> None:
+    """The env branch, over a real socket, in both upstream modes (its own server, with the
+    real gateway's 5 calls a minute: the demo makes 4)."""
+    server = start_serve("--quiet", "--upstream-mode", mode)
     try:
         done = run_cli("demo", env=server.env)
     finally:
         assert server.stop(signal.SIGINT) == 0
     assert done.returncode == 0, done.stderr
-    assert "throwaway" not in done.stderr
-    assert f"demo against {server.url} (a real gateway)" in done.stdout
-    assert "Mock answer to:" in done.stdout and "job done:" in done.stdout
+    out = done.stdout
+    assert "throwaway" not in done.stderr and "Traceback" not in done.stderr
+    assert f"demo against {server.url} (a real gateway)" in out
+    assert "3 results" in out and "Done: 4 proxy calls" in out
+    if mode == "live":
+        assert "Mock answer to:" in out
+        assert re.search(r"job done: message [0-9a-f]{16}\n", out)
+    else:  # the real gateway's mock mode: its own titles and page, and its chat bug
+        assert "- Result 1 for site:linkedin.com Montreal plumber  <https://example.com/" in out
+        assert "HTTP 200" in out and "<title>Mock</title>" in out
+        assert "chat tool failed (External API request failed: Cannot read properties" in out
+        assert re.search(r"job done: message mock_[0-9a-z]{11}\n", out)
 
 
 def test_demo_skips_the_job_when_the_gateway_has_no_jobs(
@@ -120,7 +133,8 @@ def test_keygen_writes_a_private_file_the_client_accepts(tmp_path: Path, kind: s
     # Accepted by the client, and its signatures are accepted by a gateway.
     GatewayClient("https://gateway.example", "agent-1", pem)
     with SyncGatewayClient(f"mock://keygen-{kind}", "agent-1", pem) as gw:
-        assert gw.proxy("serpapi", "search", {"q": "plumbers", "num": 1})[0]["position"] == 1
+        found = gw.proxy("serpapi", "search", {"q": "plumbers", "num": 1})
+        assert found["organic_results"][0]["position"] == 1
     remove_gateway(f"mock://keygen-{kind}")
 
 
@@ -151,13 +165,17 @@ def test_serve_prints_a_usable_environment(served: Served) -> None:
     assert served.key_path is not None
     assert stat.S_IMODE(served.key_path.stat().st_mode) == 0o600
     assert served.env["AGENT_PRIVATE_KEY"] == served.key_path.read_text().strip()
-    assert any("rate limit: 5 proxy calls per agent per 60 s" in line for line in served.banner)
+    assert any(
+        "rate limit: 5 proxy calls per agent per 60 s, as the real gateway (--rate-limit N" in line
+        for line in served.banner
+    )
+    assert any("tool answers: live shapes (--upstream-mode)" in line for line in served.banner)
 
 
 def test_call_against_the_served_gateway(served: Served) -> None:
     done = run_cli("call", "serpapi", "search", "query=Montreal plumber", "num=2", env=served.env)
     assert done.returncode == 0, done.stderr
-    results = json.loads(done.stdout)
+    results = json.loads(done.stdout)["organic_results"]
     assert [r["position"] for r in results] == [1, 2]
     assert results[0]["title"] == "Montreal plumber - result 1"
     assert "throwaway" not in done.stderr  # it used the printed environment
@@ -182,7 +200,7 @@ def test_call_async_then_job_wait(served: Served) -> None:
     assert done.returncode == 0, done.stderr
     job = json.loads(done.stdout)
     assert job["job_id"] == job_id and job["status"] == "done"
-    assert job["result"]["labelIds"] == ["SENT"]
+    assert job["result"]["success"] is True and job["result"]["subject"] == "Hello"
     assert "\r" not in done.stderr  # no progress line when stderr is not a terminal
 
 
@@ -197,7 +215,7 @@ def test_token_then_call_with_it_then_a_gateway_error(served: Served) -> None:
 
     ok = run_cli("call", "serpapi", "search", "query=roofers", "--token", token, env=served.env)
     assert ok.returncode == 0, ok.stderr
-    assert json.loads(ok.stdout)[0]["title"] == "roofers - result 1"
+    assert json.loads(ok.stdout)["organic_results"][0]["title"] == "roofers - result 1"
 
     # No query: the gateway's parameter validation answers 400.
     bad = run_cli("call", "serpapi", "search", "num=2", "--token", token, env=served.env)
@@ -224,7 +242,13 @@ def test_token_json(served: Served) -> None:
 
 
 def test_call_defaults_to_the_mock_gateway() -> None:
-    done = run_cli("call", "openai", "chat", '--json={"messages":[{"role":"user","content":"hi"}]}')
+    done = run_cli(
+        "call",
+        "openai",
+        "chat",
+        "model=gpt-4o-mini",
+        '--json={"messages":[{"role":"user","content":"hi"}]}',
+    )
     assert done.returncode == 0, done.stderr
     assert "mock://cli" in done.stderr and "throwaway key" in done.stderr
     assert json.loads(done.stdout)["choices"][0]["message"]["content"] == "Mock answer to: hi"
@@ -234,7 +258,7 @@ def test_verbose_logs_requests_without_secrets() -> None:
     done = run_cli("-v", "call", "serpapi", "search", "query=x", "num=1", "--full")
     assert done.returncode == 0, done.stderr
     full = json.loads(done.stdout)
-    assert full["data"][0]["position"] == 1 and full["status_code"] == 200
+    assert full["data"]["organic_results"][0]["position"] == 1 and full["status_code"] == 200
     assert "DEBUG" in done.stderr and "/api/proxy-request" in done.stderr
     assert full["correlation_id"] in done.stderr
     assert "agent_token" not in done.stderr or "***MASKED***" in done.stderr
