@@ -5,12 +5,11 @@
 One client per event loop, shared by every task: the concurrent searches share one
 managed token (a single `generate-token` request) and one connection pool.
 
-Gateways rate-limit agents: the real 4Runr Gateway, and the embedded one, allow 5 proxy
-calls per agent per 60 s. Against a real gateway (GATEWAY_URL set) this script makes at
-most 5 calls, the whole budget of a minute: other calls made by the same agent in that
-minute will meet `GatewayRateLimitError`, whose `retry_after` says how long to wait. On
-the embedded gateway (mock://, the default) it raises the limit through
-`runrgateway.testing` first, as a test of a busy agent would.
+The real 4Runr Gateway (and `runrgateway serve`) allows 5 proxy calls per agent per
+60 s. Against such a gateway (GATEWAY_URL set) this script makes at most 5 calls, the
+whole budget of a minute: other calls made by the same agent in that minute will meet
+`GatewayRateLimitError`, whose `retry_after` says how long to wait. The embedded gateway
+(mock://, the default) has no rate limit, so there it searches every city.
 """
 
 from __future__ import annotations
@@ -30,18 +29,15 @@ CITIES = ["Montreal", "Toronto", "Vancouver", "Calgary", "Ottawa", "Quebec", "Ha
 
 async def search_all(cities: list[str]) -> dict[str, list[dict[str, Any]]]:
     settings = gateway_settings()
-    if on_mock(settings):
-        from runrgateway.testing import get_gateway
-
-        get_gateway(settings["base_url"]).set_rate_limit(100)  # a test's knob, not production's
-    else:
+    if not on_mock(settings):
         cities = cities[:CALLS_PER_MINUTE]
 
     async with GatewayClient(**settings, default_intent="lead_discovery") as gw:
 
         async def search(city: str) -> list[dict[str, Any]]:
-            query = f"{city} plumber"
-            return list(await gw.proxy("serpapi", "search", {"q": query, "num": 3}))
+            found = await gw.proxy("serpapi", "search", {"q": f"{city} plumber", "num": 3})
+            # "organic_results" live, "results" in mock mode: docs/tool-answers.md.
+            return list(found.get("organic_results") or found.get("results") or [])
 
         results = await asyncio.gather(*(search(city) for city in cities))
     return dict(zip(cities, results, strict=True))

@@ -4,9 +4,11 @@
     python examples/email_engager.py [--to prospect@example.com]
 
 `gmail_send:send` changes the world, so the SDK retries it only when it carries an
-idempotency key: with one, a retry after a lost answer cannot send the email twice (a
-gateway that keeps idempotency keys replays the first answer). On the embedded gateway
-the script sends the same request twice to show the replay.
+idempotency key *and* the gateway keeps keys (it echoes the `Idempotency-Key` header, as
+the embedded gateway does): then a retry after a lost answer replays the first answer
+instead of sending again. The real gateway keeps no keys, so there the email is sent once
+and a failure is reported, never resent. On the embedded gateway the script sends the
+same request twice to show the replay: one email goes out.
 
 Uses a real gateway when GATEWAY_URL is set (see _settings.py; then the
 email is really sent, once), else the embedded gateway (mock://examples).
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from typing import Any
 
 from _settings import gateway_settings, on_mock  # examples/_settings.py
 
@@ -35,15 +38,20 @@ async def send_email(to: str) -> None:
             "idempotency_key": idempotency_key,
         }
         sent = await gw.proxy_response("gmail_send", "send", email)
-        print(f"Sent to {to}: message {sent.data['id']} (idempotency key {idempotency_key})")
+        print(f"Sent to {to}: message {message_id(sent.data)} (idempotency key {idempotency_key})")
         print(f"  correlation id {sent.correlation_id}, attempts {sent.attempts}")
 
-        if on_mock(settings):
+        if on_mock(settings):  # the embedded gateway keeps keys: the same key is a replay
             again = await gw.proxy_response("gmail_send", "send", email)
             print(
-                f"Sent again with the same key: message {again.data['id']}, "
+                f"Sent again with the same key: message {message_id(again.data)}, "
                 f"replayed={again.idempotent_replayed} (the email went out once)"
             )
+
+
+def message_id(sent: dict[str, Any]) -> str:
+    """ "messageId" live, "id" in the real gateway's mock mode (docs/tool-answers.md)."""
+    return str(sent.get("messageId") or sent.get("id"))
 
 
 def main() -> int:

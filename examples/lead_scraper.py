@@ -19,8 +19,10 @@ from runrgateway import GatewayClient, GatewayError
 
 async def scrape_leads(query: str) -> list[dict[str, Any]]:
     async with GatewayClient(**gateway_settings(), default_intent="lead_discovery") as gw:
-        results = await gw.proxy("serpapi", "search", {"q": query, "engine": "google", "num": 10})
-    return list(results)
+        found = await gw.proxy("serpapi", "search", {"q": query, "engine": "google", "num": 10})
+    # SerpAPI's answer lists hits in "organic_results"; the real gateway's mock mode in
+    # "results" (see docs/tool-answers.md).
+    return list(found.get("organic_results") or found.get("results") or [])
 
 
 def main() -> int:
@@ -35,8 +37,8 @@ def main() -> int:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     print(f"Found {len(leads)} leads")
-    for lead in leads:
-        print(f"{lead['position']:>2}. {lead['title']}\n    {lead['link']}")
+    for number, lead in enumerate(leads, 1):
+        print(f"{number:>2}. {lead['title']}\n    {lead.get('link') or lead.get('url')}")
     return 0
 
 

@@ -49,9 +49,12 @@ def search(request: HttpRequest) -> JsonResponse:
     num_text = request.GET.get("num", "5")
     num = min(int(num_text), 100) if num_text.isdigit() and num_text != "0" else 5
     try:
-        results = gateway.proxy("serpapi", "search", {"q": query, "num": num})
+        found = gateway.proxy("serpapi", "search", {"q": query, "num": num})
     except GatewayError as exc:
         return _error_response(exc)
+    # "organic_results" live, "results" in the real gateway's mock mode (docs/tool-answers.md).
+    hits = found.get("organic_results") or found.get("results") or []
+    results = [{"title": hit["title"], "link": hit.get("link") or hit.get("url")} for hit in hits]
     return JsonResponse({"query": query, "results": results})
 
 
