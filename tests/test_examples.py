@@ -219,6 +219,22 @@ def test_django_view_maps_gateway_errors(django_app: ModuleType) -> None:
     assert body["correlation_id"].startswith("runr-")
 
 
+def test_django_view_reads_the_real_mock_modes_answers(django_app: ModuleType) -> None:
+    from django.test import Client
+
+    gateway = get_gateway("mock://django-example")
+    gateway.upstream_mode = "mock"
+    try:
+        answer = Client().get("/search", {"q": "roofers", "num": "2"})
+    finally:
+        gateway.upstream_mode = "live"
+    assert answer.status_code == 200
+    assert json.loads(answer.content)["results"] == [
+        {"title": "Result 1 for roofers", "link": "https://example.com/roofers/1"},
+        {"title": "Result 2 for roofers", "link": "https://example.com/roofers/2"},
+    ]
+
+
 # ---------------------------------------------------------------------- notebook
 
 

@@ -127,7 +127,7 @@ def gateway() -> Iterator[EmbeddedGateway]:
     remove_gateway(gw.name)
 
 
-def _server_client(gw: EmbeddedGateway, key: AgentKey) -> Iterator[WireClient]:
+def server_client_for(gw: EmbeddedGateway, key: AgentKey) -> Iterator[WireClient]:
     from runrgateway.testing._server import GatewayServer
 
     gw.register_agent(AGENT_ID, key.public_key_pem())
@@ -135,7 +135,7 @@ def _server_client(gw: EmbeddedGateway, key: AgentKey) -> Iterator[WireClient]:
         yield WireClient(http, server.url, key, AGENT_ID)
 
 
-def _mock_client(gw: EmbeddedGateway, key: AgentKey) -> Iterator[WireClient]:
+def mock_client_for(gw: EmbeddedGateway, key: AgentKey) -> Iterator[WireClient]:
     transport = GatewayMockTransport(
         gw.name, agent_id=AGENT_ID, public_key_pem=key.public_key_pem()
     )
@@ -148,11 +148,11 @@ def wire(
     request: pytest.FixtureRequest, gateway: EmbeddedGateway, wire_key: AgentKey
 ) -> Iterator[WireClient]:
     """A signed raw client for agent `AGENT_ID`, over the mock transport and over loopback HTTP."""
-    make = _mock_client if request.param == "mock" else _server_client
+    make = mock_client_for if request.param == "mock" else server_client_for
     yield from make(gateway, wire_key)
 
 
 @pytest.fixture
 def mock_wire(gateway: EmbeddedGateway, wire_key: AgentKey) -> Iterator[WireClient]:
     """Like `wire`, mock transport only (for in-process-only checks)."""
-    yield from _mock_client(gateway, wire_key)
+    yield from mock_client_for(gateway, wire_key)

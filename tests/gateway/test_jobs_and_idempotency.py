@@ -153,3 +153,27 @@ def test_each_send_is_a_new_message_and_a_replay_is_not(
     keyed, replayed = keyed["messageId"], replayed["messageId"]
     assert len({first, second, keyed}) == 3 and replayed == keyed
     assert gateway.tool_runs == 3
+
+
+def test_every_answer_to_a_keyed_request_echoes_the_key(
+    wire: WireClient, gateway: EmbeddedGateway
+) -> None:
+    """Part B: the echo tells a client that this gateway keeps keys; 5xx included."""
+    token = wire.token()
+    key = {"idempotency-key": "echo-me"}
+    answers = [
+        wire.proxy("gmail_send", "send", EMAIL, token, headers=key),  # 200
+        wire.proxy("gmail_send", "send", EMAIL, token, headers=key),  # 200, replayed
+        wire.proxy("gmail_send", "send", {**EMAIL, "to": "x"}, token, headers=key),  # 400
+        wire.proxy("openai", "chat", {"messages": [{"role": "user", "content": "hi"}]},
+                   token, headers={"idempotency-key": "no-model"}),  # 502 from the adapter
+    ]  # fmt: skip
+    gateway.fail_next(1, 503, route="proxy-request")
+    answers.append(wire.proxy("serpapi", "search", {"q": "a", "query": "a"}, token, headers=key))
+    assert [a.status_code for a in answers] == [200, 200, 400, 502, 503]
+    assert answers[1].headers["idempotent-replayed"] == "true"
+    assert [a.headers.get("idempotency-key") for a in answers] == [
+        "echo-me", "echo-me", "echo-me", "no-model", "echo-me"
+    ]  # fmt: skip
+    unkeyed = wire.proxy("gmail_send", "profile", {}, token)
+    assert "idempotency-key" not in unkeyed.headers

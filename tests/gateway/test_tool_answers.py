@@ -19,7 +19,7 @@ from runrgateway.testing import (
     remove_gateway,
 )
 
-from .conftest import WireClient, _mock_client
+from .conftest import WireClient, mock_client_for
 
 SEARCH = {"q": "montreal plumber", "query": "montreal plumber"}
 EMAIL = {"to": "prospect@company.com", "subject": "Hi", "body": "Hello", "text": "Hello"}
@@ -196,7 +196,7 @@ def clocked(clock: ManualClock) -> Iterator[EmbeddedGateway]:
 
 @pytest.fixture
 def breaker_wire(clocked: EmbeddedGateway, wire_key: AgentKey) -> Iterator[WireClient]:
-    yield from _mock_client(clocked, wire_key)
+    yield from mock_client_for(clocked, wire_key)
 
 
 def fail_chat(wire: WireClient, token: dict[str, Any], times: int) -> None:
