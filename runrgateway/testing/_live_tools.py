@@ -10,14 +10,14 @@ answer (what agents meet in production).
   `text` (the validator demanded `body`). `gmail_send:profile`: Gmail's profile.
 
 Failure texts are the adapters' own (they reach the client as a 502's `details`).
-Ids, titles and links are digests of the request, the same from run to run; times
-come from the gateway's clock.
+Ids, titles and links are digests of the request, the same from run to run: a search
+repeated is the same answer. The two timestamps the real adapters always send (a chat
+completion's `created`, an email's `timestamp`) come from the gateway's clock.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote_plus, urlsplit
 
@@ -27,10 +27,6 @@ from ._tools import ToolCall, ToolFailure, stable_digest
 
 ALLOWED_FETCH_DOMAINS = ("linkedin.com", "company.com", "acme.com", "example.com", "test.com")
 _EMAIL = re.compile(r"^[^\s@]+@[^\s@]+\.[^\s@]+$")
-
-
-def _serpapi_time(now: float) -> str:
-    return datetime.fromtimestamp(int(now), tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def search(call: ToolCall) -> dict[str, Any]:
@@ -54,14 +50,11 @@ def search(call: ToolCall) -> dict[str, Any]:
                 "source": "example.com",
             }
         )
-    stamp = _serpapi_time(call.now)
     return {
         "search_metadata": {
             "id": search_id,
             "status": "Success",
             "json_endpoint": f"https://serpapi.com/searches/{search_id}.json",
-            "created_at": stamp,
-            "processed_at": stamp,
             "google_url": f"https://www.google.com/search?q={quote_plus(query)}&num={count}",
             "total_time_taken": 0.42,
         },

@@ -58,10 +58,7 @@ def test_search_is_serpapis_own_json(wire: WireClient) -> None:
     assert hits[0]["title"] == "montreal plumber - result 1"
     assert hits[0]["link"].startswith("https://example.com/")
     again = data(wire.proxy("serpapi", "search", {**SEARCH, "num": 3}))
-    assert (
-        again["organic_results"] == hits
-        and again["search_metadata"]["id"] == (found["search_metadata"]["id"])
-    )
+    assert again == found  # deterministic: no clock reading in a search answer
 
 
 def test_fetch_get_and_head_are_the_adapters_envelope(wire: WireClient) -> None:
