@@ -238,12 +238,16 @@ def test_django_view_reads_the_real_mock_modes_answers(django_app: ModuleType) -
 # ---------------------------------------------------------------------- notebook
 
 
-def test_notebook_runs_in_a_real_kernel(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def run_notebook(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, env: dict[str, str]) -> list[str]:
+    """Execute the notebook in a real kernel with `env` (and no other gateway settings);
+    returns each code cell's printed text."""
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
     for name in GATEWAY_ENV:  # the kernel inherits this environment: never a real gateway
         monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
     # The kernel runs this interpreter (the one with runrgateway installed), even when the
     # machine has another "python3" kernelspec installed for the user.
     spec = tmp_path / "kernels" / "python3" / "kernel.json"
@@ -266,9 +270,33 @@ def test_notebook_runs_in_a_real_kernel(monkeypatch: pytest.MonkeyPatch, tmp_pat
         if cell.cell_type == "code":
             assert not any(o.get("output_type") == "error" for o in cell.outputs), cell.outputs
             outputs.append("".join(o.get("text", "") for o in cell.outputs))
-    setup, blocking, awaited = outputs
+    return outputs
+
+
+def test_notebook_runs_in_a_real_kernel(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    setup, blocking, awaited = run_notebook(monkeypatch, tmp_path, {})
     assert "gateway: mock://notebook" in setup
     assert "event loop already running: True" in setup  # the blocking client ran inside it
     assert blocking.splitlines()[0].startswith("1 Montreal plumber - result 1 https://example.com/")
     assert len(blocking.splitlines()) == 3
     assert awaited.startswith("answer: Mock answer to: Summarise: Montreal plumber - result 1")
+
+
+def test_notebook_against_a_served_gateway_in_mock_mode(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The real gateway's mock mode: other shapes, and its chat bug met without an error."""
+    server = start_serve("--quiet", "--upstream-mode", "mock")
+    try:
+        setup, blocking, awaited = run_notebook(monkeypatch, tmp_path, server.env)
+    finally:
+        assert server.stop(signal.SIGTERM) == 0
+    assert f"gateway: {server.url}" in setup
+    assert blocking.splitlines() == [
+        f"{n} Result {n} for Montreal plumber https://example.com/Montreal%20plumber/{n}"
+        for n in (1, 2, 3)
+    ]
+    assert awaited == (
+        "answer: (no answer: External API request failed: Cannot read properties of "
+        "undefined (reading 'slice'))\n"
+    )
