@@ -49,7 +49,7 @@ def test_rotation_hints_while_other_threads_mint(fast_switching: None) -> None:
     def follow_hints() -> None:
         try:
             for _ in range(1000):  # unknown tokens: each call walks every scope
-                manager.mark_stale("no-such-token")
+                manager.follow_rotation_hint("no-such-token", None)
                 manager.discard("no-such-token")
         except BaseException as exc:  # a RuntimeError here is the bug
             errors.append(exc)
@@ -64,13 +64,13 @@ def test_rotation_hints_while_other_threads_mint(fast_switching: None) -> None:
     done.set()
     writer.join(timeout=30)
     assert errors == []
-    assert manager.mark_stale("token-1")
+    assert manager.follow_rotation_hint("token-1", datetime.now(timezone.utc))  # expires now
     assert manager.get(["tool0"], ["read"]).agent_token != "token-1"  # the hint was followed
 
 
 def test_an_async_client_reused_by_a_second_event_loop(runr_gateway: EmbeddedGateway) -> None:
     """asyncio.run() twice with one client (a script, a notebook cell): no lock bound to a
-    dead loop. Tokens with under 300 s left carry rotation hints, so every burst mints."""
+    dead loop. The token is revoked between bursts, so the second burst mints too."""
     runr_gateway.set_rate_limit(None)
     client = GatewayClient(runr_gateway.url, "agent-1", "test-key", managed_token_ttl_minutes=3)
 
@@ -80,5 +80,8 @@ def test_an_async_client_reused_by_a_second_event_loop(runr_gateway: EmbeddedGat
         return list(await asyncio.gather(*calls))
 
     assert len(asyncio.run(burst())) == 3
+    for request in runr_gateway.requests:
+        if request.route == "proxy-request":
+            runr_gateway.revoke_token(request.json["token_id"])
     assert len(asyncio.run(burst())) == 3
-    assert runr_gateway.count("generate-token") >= 2
+    assert runr_gateway.count("generate-token") == 2

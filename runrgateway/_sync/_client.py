@@ -591,8 +591,9 @@ class SyncGatewayClient:
     def _observe_rotation(self, response: httpx.Response, credential: Credential) -> None:
         if not _rotation_recommended(response):
             return
-        if credential.managed:
-            self._tokens.mark_stale(credential.agent_token)
+        if credential.managed:  # never stale at birth: see AsyncTokenManager's refresh rule
+            expires_at = parse_timestamp(response.headers.get(HEADER_TOKEN_EXPIRES_AT))
+            self._tokens.follow_rotation_hint(credential.agent_token, expires_at)
         else:
             logger.warning(
                 "gateway recommends rotating the agent token (expires at %s); mint a new one "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import threading
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from .._concurrency import Lock
@@ -24,15 +25,22 @@ class TokenMinter(Protocol):
 class _Entry:
     info: TokenInfo
     refresh_at_s: float  # POSIX seconds after which the token is refreshed
-    stale: bool = False
+    margin_s: float  # how long before its expiry the token is refreshed
 
 
 class TokenManager:
     """SDK-managed tokens: one per scope, reused until shortly before expiry.
 
     Concurrent callers needing the same scope share one mint (single flight); a
-    rotation hint marks a token stale; a token is dropped only while it is still
-    the one that failed, so a late answer cannot discard a fresh token.
+    token is dropped only while it is still the one that failed, so a late answer
+    cannot discard a fresh token.
+
+    Refresh rule: a token is replaced `margin` before it expires, the margin being 60 s
+    or 10 % of the token's life, whichever is less. A rotation hint from the gateway
+    (which hints for any token with under 300 s left: every short-lived token, from
+    birth) only moves that moment earlier when the gateway names an earlier expiry
+    than the client knows; it never makes a token stale at birth. So any lifetime
+    from 1 minute up costs about one mint per lifetime.
     """
 
     def __init__(self, mint: TokenMinter, ttl_minutes: int) -> None:
@@ -51,7 +59,7 @@ class TokenManager:
 
     def _fresh(self, key: ScopeKey) -> TokenInfo | None:
         entry = self._entries.get(key)
-        if entry is None or entry.stale or utc_now().timestamp() >= entry.refresh_at_s:
+        if entry is None or utc_now().timestamp() >= entry.refresh_at_s:
             return None
         return entry.info
 
@@ -80,15 +88,20 @@ class TokenManager:
             self._mints_done[key] = self._mints_done.get(key, 0) + 1
             self._last_failure.pop(key, None)
             with self._entries_lock:
-                self._entries[key] = _Entry(info, _refresh_at(info))
+                margin = _margin_s(info)
+                self._entries[key] = _Entry(info, info.expires_at.timestamp() - margin, margin)
             return info
 
-    def mark_stale(self, agent_token: str) -> bool:
-        """Follow a rotation hint: the next call for that scope mints a new token."""
+    def follow_rotation_hint(self, agent_token: str, expires_at: datetime | None) -> bool:
+        """A rotation hint for a managed token: when the gateway says it expires at
+        `expires_at`, earlier than the client thought, refresh it that much earlier
+        (at once, if that moment has passed). False when the token is not managed here."""
         with self._entries_lock:
             for entry in self._entries.values():
                 if entry.info.agent_token == agent_token:
-                    entry.stale = True
+                    if expires_at is not None:
+                        gateway_refresh_at = expires_at.timestamp() - entry.margin_s
+                        entry.refresh_at_s = min(entry.refresh_at_s, gateway_refresh_at)
                     return True
         return False
 
@@ -102,7 +115,7 @@ class TokenManager:
         return False
 
 
-def _refresh_at(info: TokenInfo) -> float:
-    expires = info.expires_at.timestamp()
-    life = max(0.0, expires - utc_now().timestamp())
-    return expires - min(TOKEN_REFRESH_MARGIN_S, TOKEN_REFRESH_MARGIN_FRACTION * life)
+def _margin_s(info: TokenInfo) -> float:
+    """How long before its expiry a token is replaced: never at birth, whatever its life."""
+    life = max(0.0, info.expires_at.timestamp() - utc_now().timestamp())
+    return min(TOKEN_REFRESH_MARGIN_S, TOKEN_REFRESH_MARGIN_FRACTION * life)

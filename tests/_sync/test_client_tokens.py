@@ -15,6 +15,7 @@ import respx
 
 from runrgateway import GatewayPolicyError, GatewayTokenError, SyncGatewayClient
 from runrgateway._concurrency import sleep
+from runrgateway._tokens import format_utc
 from tests.helpers import (
     BASE,
     gateway_token,
@@ -128,10 +129,9 @@ def test_concurrent_callers_share_one_failure(
 def test_rotation_hint_makes_the_next_call_mint(
     router: respx.MockRouter, client: SyncGatewayClient
 ) -> None:
-    hint = {
-        "x-token-rotation-recommended": "true",
-        "x-token-expires-at": "2030-01-01T00:00:00.000Z",
-    }
+    """The gateway says the token ends within the refresh margin: replace it now."""
+    soon = datetime.now(timezone.utc) + timedelta(seconds=30)
+    hint = {"x-token-rotation-recommended": "true", "x-token-expires-at": format_utc(soon)}
     proxy = router.post("/api/proxy-request").mock(
         side_effect=[proxy_answer(**hint), proxy_answer(), proxy_answer()]
     )
@@ -149,7 +149,7 @@ def test_rotation_hint_on_an_error_answer_counts_too(
 ) -> None:
     router.post("/api/proxy-request").mock(
         side_effect=[
-            httpx.Response(400, json={"error": "Parameter validation failed"}, headers={"x-token-rotation-recommended": "true"}),
+            httpx.Response(400, json={"error": "Parameter validation failed"}, headers={"x-token-rotation-recommended": "true", "x-token-expires-at": format_utc(datetime.now(timezone.utc))}),
             proxy_answer(),
         ]
     )  # fmt: skip
