@@ -7,6 +7,10 @@ from ._version import __version__
 DEFAULT_TIMEOUT_MS = 6000
 DEFAULT_MAX_RETRIES = 3
 DEFAULT_MAX_RETRY_AFTER_S = 20.0
+# The longest wait anything can ask for or set, in seconds: a Retry-After beyond it is
+# read as this much, and timeout_ms / max_retry_after_s may not exceed it. Finite and
+# small enough for every sleep and timer the standard library offers.
+LONGEST_WAIT_S = 7 * 24 * 3600.0
 
 BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 8.0

@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ._answers import describe_foreign, json_object_or_none
 from ._masking import mask_sensitive, mask_text
 
 # Codes a gateway may put in an error body (wire.md Part B), also set by the client.
@@ -187,13 +188,11 @@ def token_code_for(text: str) -> str | None:
 
 
 def parse_error_body(content: bytes) -> tuple[dict[str, Any] | None, str]:
-    """The body as a JSON object (or None) and a short text for messages."""
+    """The body as a JSON object (or None: not JSON, not an object, nested too deep) and
+    its text (the first 200 characters when it is not a JSON object)."""
+    parsed = json_object_or_none(content)
     text = content.decode("utf-8", errors="replace")
-    try:
-        parsed = json.loads(text) if text.strip() else None
-    except ValueError:
-        parsed = None
-    if isinstance(parsed, dict):
+    if parsed is not None:
         return parsed, text
     return None, text.strip()[:_TEXT_SNIPPET]
 
@@ -206,11 +205,13 @@ def _as_text(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), default=str)
 
 
-def _message_from(body: dict[str, Any] | None, text: str, status_code: int) -> str:
+def _message_from(
+    body: dict[str, Any] | None, text: str, status_code: int, headers: Mapping[str, str]
+) -> str:
     """The gateway's useful text: `error`, then `reason`, `details` or a framework `message`
-    (the body is masked already)."""
+    (the body is masked already); for a body that is not a JSON object, what it is."""
     if body is None:
-        return f"HTTP {status_code}: {text}" if text else f"HTTP {status_code}"
+        return describe_foreign(status_code, headers, text)
     headline = _as_text(body.get("error")) or f"HTTP {status_code}"
     extras = [
         _as_text(body.get(field))
@@ -268,11 +269,13 @@ def error_from_response(
     retry_after: float | None = None,
     attempts: int = 1,
     secrets: Iterable[str] = (),
+    hint: str | None = None,
 ) -> GatewayError:
     """Build the typed error for a gateway answer that is not a success.
 
     Everything taken from the answer is masked: sensitive keys, PEM keys, bearer
-    credentials and `secrets` (the call's token, should a gateway echo it).
+    credentials and `secrets` (the call's token, should a gateway echo it). `hint`, when
+    given, ends the message (what the caller may have got wrong).
     """
     raw_body, raw_text = parse_error_body(content)
     cls, code = _class_for(status_code, raw_body, raw_text)
@@ -290,4 +293,5 @@ def error_from_response(
     }
     if cls in (GatewayRateLimitError, GatewayUpstreamError):
         kwargs["retry_after"] = retry_after
-    return cls(_message_from(body, text, status_code), **kwargs)
+    message = _message_from(body, text, status_code, headers)
+    return cls(message if hint is None else f"{message}; {hint}", **kwargs)

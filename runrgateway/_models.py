@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from ._constants import JOB_STATUSES, MAX_TTL_MINUTES, MIN_TTL_MINUTES
 from ._errors import GatewayValidationError
+from ._validation import encodable
 
 _T = TypeVar("_T")
 
@@ -21,6 +22,13 @@ def valid_ttl_minutes(value: Any) -> bool:
         and not isinstance(value, bool)
         and MIN_TTL_MINUTES <= value <= MAX_TTL_MINUTES
     )
+
+
+def _shown(value: Any) -> str:
+    """A refused number as written, anything else by its type (its repr may fail or leak)."""
+    if isinstance(value, float) or (isinstance(value, int) and abs(value) < 10**18):
+        return repr(value)  # (a bool is an int: shown as True or False)
+    return f"a {type(value).__name__}"
 
 
 class JsonMixin:
@@ -66,13 +74,13 @@ class TokenOptions(JsonMixin):
             if (
                 not isinstance(value, (list, tuple))
                 or not value
-                or not all(isinstance(item, str) and item for item in value)
+                or not all(isinstance(item, str) and item and encodable(item) for item in value)
             ):
                 raise GatewayValidationError(f"{name} must be a non-empty list of strings")
         if not valid_ttl_minutes(self.ttl_minutes):
             raise GatewayValidationError(
                 f"ttl_minutes must be an integer between {MIN_TTL_MINUTES} and "
-                f"{MAX_TTL_MINUTES}, got {self.ttl_minutes!r}"
+                f"{MAX_TTL_MINUTES}, got {_shown(self.ttl_minutes)}"
             )
 
     @classmethod
@@ -82,9 +90,12 @@ class TokenOptions(JsonMixin):
             return opts
         if not isinstance(opts, Mapping):
             raise GatewayValidationError("token options must be a mapping or TokenOptions")
+        if not all(isinstance(key, str) for key in opts):
+            raise GatewayValidationError("token options keys must be strings")
         unknown = set(opts) - {"tools", "permissions", "ttl_minutes"}
         if unknown:
-            raise GatewayValidationError(f"unknown token options: {', '.join(sorted(unknown))}")
+            shown = ", ".join(sorted(key if encodable(key) else repr(key) for key in unknown))
+            raise GatewayValidationError(f"unknown token options: {shown}")
         missing = {"tools", "permissions"} - set(opts)
         if missing:
             raise GatewayValidationError(f"missing token options: {', '.join(sorted(missing))}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import platform
 import re
 from collections.abc import Iterable, Mapping
@@ -16,16 +15,20 @@ import httpx
 from ._constants import (
     HEADER_CORRELATION_ID,
     HEADER_IDEMPOTENCY_KEY,
+    LONGEST_WAIT_S,
     MAX_TTL_MINUTES,
     MIN_TTL_MINUTES,
     READ_ONLY_ACTIONS,
     USER_AGENT,
 )
-from ._errors import GatewayConfigError, GatewayValidationError
+from ._errors import GatewayConfigError, GatewayError, GatewayValidationError
 from ._ids import generate_idempotency_key
 from ._models import valid_ttl_minutes
 from ._signing import AgentKey
 from ._tokens import Credential, format_utc
+from ._validation import check_number, check_text, encodable, encode_json
+
+__all__ = ["encode_json"]  # re-exported: requests are where JSON is encoded
 
 _SCHEMES = ("http", "https", "mock")
 
@@ -82,6 +85,10 @@ def parse_base_url(base_url: Any) -> Endpoint:
     if parts.query or parts.fragment or parts.username or parts.password:
         raise GatewayConfigError("base_url must not carry credentials, a query or a fragment")
     if parts.scheme != "mock":
+        try:  # what httpx will make of it on every call: refuse it now instead
+            httpx.URL(url + "/api")
+        except (httpx.InvalidURL, ValueError, UnicodeError):
+            raise GatewayConfigError("base_url is not a valid URL") from None
         return Endpoint(base_url=url, mock_name=None)
     if parts.path:
         raise GatewayConfigError("a mock:// base_url names a gateway and has no path")
@@ -115,42 +122,53 @@ def check_correlation_id(correlation_id: Any) -> str:
     return str(correlation_id)
 
 
+def check_intent(
+    intent: Any, what: str = "intent", error: type[GatewayError] = GatewayValidationError
+) -> str | None:
+    if intent is None:
+        return None
+    if not isinstance(intent, str) or not intent.strip():
+        raise error(f"{what} must be a non-empty string or None")
+    return check_text(intent, what, error=error)
+
+
 def check_default_intent(intent: Any) -> str | None:
-    if intent is not None and (not isinstance(intent, str) or not intent.strip()):
-        raise GatewayConfigError("default_intent must be a non-empty string or None")
-    return intent
+    return check_intent(intent, "default_intent", GatewayConfigError)
 
 
 def check_read_only_actions(actions: Any) -> frozenset[str]:
     """Extra ``"tool:action"`` pairs that only read (a lone string is refused, not split)."""
-    if isinstance(actions, str) or not isinstance(actions, Iterable):
+    if isinstance(actions, (str, bytes)) or not isinstance(actions, Iterable):
         raise GatewayConfigError('read_only_actions must be a collection of "tool:action" strings')
-    pairs = frozenset(actions)
-    for pair in pairs:
+    pairs = []
+    for pair in actions:  # checked one by one before hashing: a list entry is refused too
         tool, _, action = pair.partition(":") if isinstance(pair, str) else ("", "", "")
-        if not tool or not action:
+        if not tool or not action or not encodable(pair):
+            shown = repr(pair) if isinstance(pair, str) and encodable(pair) else type(pair).__name__
             raise GatewayConfigError(
-                f'read_only_actions entries must look like "tool:action", got {pair!r}'
+                f'read_only_actions entries must look like "tool:action", got {shown}'
             )
-    return pairs
+        pairs.append(pair)
+    return frozenset(pairs)
 
 
 def check_timeout_ms(timeout_ms: Any) -> float:
     """The per-attempt timeout in seconds."""
-    if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, (int, float)) or timeout_ms <= 0:
-        raise GatewayConfigError("timeout_ms must be a positive number of milliseconds")
-    return float(timeout_ms) / 1000.0
+    milliseconds = check_number(
+        timeout_ms, "timeout_ms", error=GatewayConfigError,
+        maximum=LONGEST_WAIT_S * 1000, unit=" (milliseconds)",
+    )  # fmt: skip
+    return milliseconds / 1000.0
 
 
-def check_retry_settings(max_retries: Any, max_retry_after_s: Any) -> None:
+def check_retry_settings(max_retries: Any, max_retry_after_s: Any) -> float:
+    """Checks both; returns `max_retry_after_s` as a float."""
     if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
         raise GatewayConfigError("max_retries must be an integer >= 0")
-    if (
-        isinstance(max_retry_after_s, bool)
-        or not isinstance(max_retry_after_s, (int, float))
-        or max_retry_after_s < 0
-    ):
-        raise GatewayConfigError("max_retry_after_s must be a number >= 0")
+    return check_number(
+        max_retry_after_s, "max_retry_after_s", error=GatewayConfigError,
+        above_minimum=False, maximum=LONGEST_WAIT_S, unit=" (seconds)",
+    )  # fmt: skip
 
 
 def check_ttl_minutes(ttl_minutes: Any) -> int:
@@ -166,20 +184,8 @@ def user_agent() -> str:
     return f"{USER_AGENT} python/{platform.python_version()} httpx/{httpx.__version__}"
 
 
-def encode_json(value: Any, what: str = "params") -> bytes:
-    """Compact JSON bytes; a `GatewayValidationError` when `value` cannot be serialised."""
-    try:
-        return json.dumps(
-            value, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-        ).encode()
-    except (TypeError, ValueError) as exc:
-        raise GatewayValidationError(f"{what} must be JSON-serialisable: {exc}") from None
-
-
 def check_name(value: Any, what: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise GatewayValidationError(f"{what} must be a non-empty string")
-    return value
+    return check_text(value, what)
 
 
 def check_params(params: Any) -> Mapping[str, Any]:
@@ -263,11 +269,15 @@ def proxy_body(
 
 
 def proof_payload_text(override: Any) -> str:
-    """A caller's `proof_payload_override` as sent: strings as given, else compact JSON."""
-    if isinstance(override, bytes):
-        return override.decode()
+    """A caller's `proof_payload_override` as sent: text as given (bytes as UTF-8), else
+    compact JSON; `GatewayValidationError` when it cannot be sent."""
+    if isinstance(override, (bytes, bytearray)):
+        try:
+            return bytes(override).decode("utf-8")
+        except UnicodeDecodeError:
+            raise GatewayValidationError("proof_payload_override bytes are not UTF-8") from None
     if isinstance(override, str):
-        return override
+        return check_text(override, "proof_payload_override", blank_ok=True)
     return encode_json(override, "proof_payload_override").decode()
 
 
@@ -310,8 +320,14 @@ def load_agent_key(pem: Any, password: Any, *, mock: bool) -> AgentKey:
     """The agent's signing key; a placeholder (not PEM) is accepted only for mock:// URLs."""
     if password is not None and not isinstance(password, (str, bytes)):
         raise GatewayConfigError("key_password must be str or bytes")
+    if isinstance(password, str) and not encodable(password):
+        raise GatewayConfigError("key_password holds a lone surrogate (not valid Unicode)")
     if not isinstance(pem, (str, bytes)) or not pem:
         raise GatewayConfigError("agent_private_key_pem must be a PEM private key (str or bytes)")
+    if isinstance(pem, str) and not encodable(pem):
+        raise GatewayConfigError(
+            "agent_private_key_pem holds a lone surrogate (not valid Unicode): not a PEM key"
+        )
     looks_like_pem = b"-----BEGIN" in (pem if isinstance(pem, bytes) else pem.encode())
     if mock and not looks_like_pem:
         return AgentKey.generate("ed25519")

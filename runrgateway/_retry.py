@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import re
 from collections.abc import Mapping
@@ -13,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from ._constants import BACKOFF_BASE_S, BACKOFF_CAP_S
+from ._constants import BACKOFF_BASE_S, BACKOFF_CAP_S, LONGEST_WAIT_S
 from ._tokens import utc_now
 
 
@@ -48,32 +49,56 @@ def classify_exception(exc: httpx.TransportError) -> Failure:
     return Failure.DROPPED
 
 
-def parse_retry_after(headers: Mapping[str, str], body: Any = None) -> float | None:
-    """Seconds the server asks to wait: `retry-after-ms`, `Retry-After` or body `retry_after`."""
-    millis = headers.get("retry-after-ms")
-    if millis is not None:
+def bounded_wait(value: Any, unit_s: float = 1.0) -> float | None:
+    """A wait a server asked for (`value` in units of `unit_s` seconds: a number or its
+    text) as finite seconds in [0, LONGEST_WAIT_S]; None when it is not a number (NaN,
+    other text, bool). The one place a wait read off the wire becomes a float."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
         try:
-            return max(0.0, float(millis) / 1000.0)
+            value = float(value.strip())  # "1e400" is inf, capped below
         except ValueError:
-            pass
+            return None
+    longest = LONGEST_WAIT_S / unit_s
+    if isinstance(value, int):  # a 400-digit int overflows float(): compare it first
+        return float(min(max(value, 0), int(longest))) * unit_s
+    if not isinstance(value, float) or math.isnan(value):
+        return None
+    return min(max(value, 0.0), longest) * unit_s
+
+
+def _seconds_until(http_date: str) -> float | None:
+    """Seconds from now until an HTTP date; None when it is not one."""
+    try:
+        when = parsedate_to_datetime(http_date)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when is None:  # Python 3.10 returns None for some unparsable text
+        return None
+    if when.tzinfo is None:  # "-0000" or no zone: HTTP dates are in GMT
+        when = when.replace(tzinfo=timezone.utc)
+    try:
+        return (when - utc_now()).total_seconds()
+    except OverflowError:  # pragma: no cover - datetime bounds make this unreachable
+        return LONGEST_WAIT_S
+
+
+def parse_retry_after(headers: Mapping[str, str], body: Any = None) -> float | None:
+    """Seconds the server asks to wait: `retry-after-ms`, `Retry-After` (seconds or an HTTP
+    date) or body `retry_after`; always finite and within [0, LONGEST_WAIT_S]."""
+    millis = bounded_wait(headers.get("retry-after-ms"), unit_s=0.001)
+    if millis is not None:
+        return millis
     header = headers.get("retry-after")
     if header is not None:
-        try:
-            return max(0.0, float(header))
-        except ValueError:
-            pass
-        try:
-            when = parsedate_to_datetime(header)
-        except (TypeError, ValueError, IndexError):
-            when = None
-        if when is not None:
-            if when.tzinfo is None:  # "-0000" or no zone: HTTP dates are in GMT
-                when = when.replace(tzinfo=timezone.utc)
-            return max(0.0, (when - utc_now()).total_seconds())
+        seconds = bounded_wait(header)
+        if seconds is None:
+            seconds = bounded_wait(_seconds_until(header))
+        if seconds is not None:
+            return seconds
     if isinstance(body, Mapping):
-        value = body.get("retry_after")
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return max(0.0, float(value))
+        return bounded_wait(body.get("retry_after"))
     return None
 
 
@@ -82,7 +107,7 @@ def breaker_wait_s(body: Any) -> float | None:
     an error body's `details` (the real gateway names no other wait on its 502s)."""
     details = body.get("details") if isinstance(body, Mapping) else None
     match = _BREAKER_OPEN.search(details) if isinstance(details, str) else None
-    return float(match.group(1)) / 1000.0 if match else None
+    return bounded_wait(match.group(1), unit_s=0.001) if match else None
 
 
 def server_wait_s(status_code: int, headers: Mapping[str, str], body: Any) -> float | None:

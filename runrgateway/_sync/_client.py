@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
+from .._answers import api_suffix_hint, describe_foreign, json_object_or_none, read_json
 from .._concurrency import sleep
 from .._constants import (
     DEFAULT_MAX_RETRIES,
@@ -22,29 +23,31 @@ from .._constants import (
     HEADER_TOKEN_EXPIRES_AT,
     JOB_POLL_CAP_S,
     LOGGER_NAME,
+    LONGEST_WAIT_S,
     MANAGED_TOKEN_TTL_MINUTES,
     READ_ONLY_ACTIONS,
 )
 from .._errors import (
     BAD_RESPONSE,
     CLIENT_CLOSED,
+    IDEMPOTENCY_CONFLICT,
     JOBS_UNSUPPORTED,
     GatewayConfigError,
     GatewayError,
     GatewayNetworkError,
     GatewayTimeoutError,
     GatewayTokenError,
-    GatewayValidationError,
     error_from_response,
 )
 from .._ids import generate_correlation_id
-from .._masking import describe_attempt, mask_sensitive
+from .._masking import describe_attempt, mask_sensitive, mask_text
 from .._models import JobResponse, ProxyResponse, TokenInfo, TokenOptions
 from .._requests import (
     PreparedCall,
     check_agent_id,
     check_correlation_id,
     check_default_intent,
+    check_intent,
     check_name,
     check_params,
     check_read_only_actions,
@@ -75,6 +78,7 @@ from .._tokens import (
     parse_timestamp,
     utc_now,
 )
+from .._validation import check_callable, check_number
 from ._token_manager import TokenManager
 
 if TYPE_CHECKING:
@@ -134,9 +138,8 @@ class SyncGatewayClient:
         self._endpoint = parse_base_url(base_url)
         self._agent_id = check_agent_id(agent_id)
         self._timeout = httpx.Timeout(check_timeout_ms(timeout_ms))
-        check_retry_settings(max_retries, max_retry_after_s)
+        self._max_retry_after_s = check_retry_settings(max_retries, max_retry_after_s)
         self._max_retries = max_retries
-        self._max_retry_after_s = float(max_retry_after_s)
         self._intent = check_default_intent(default_intent)
         self._read_only = READ_ONLY_ACTIONS | check_read_only_actions(read_only_actions)
         key = load_agent_key(
@@ -190,9 +193,7 @@ class SyncGatewayClient:
 
     def set_intent(self, intent: str | None) -> None:
         """Set the intent sent with every following call (None clears it)."""
-        if intent is not None and (not isinstance(intent, str) or not intent.strip()):
-            raise GatewayValidationError("intent must be a non-empty string or None")
-        self._intent = intent
+        self._intent = check_intent(intent)
 
     def close(self) -> None:
         """Close the connection pool (not an `http_client` passed in by the caller).
@@ -249,18 +250,16 @@ class SyncGatewayClient:
             self._minted.popitem(last=False)
 
     def _credential(
-        self, tool: str, action: str, agent_token: str | None, proof_override: Any
+        self, tool: str, action: str, agent_token: str | None, proof_override: str | None
     ) -> Credential:
+        """The token for a call; `proof_override` is the caller's override, checked already."""
         if agent_token is None:
             permissions = (
                 ["read"] if is_read_only(tool, action, self._read_only) else ["read", "write"]
             )
             info = self._tokens.get([tool], permissions)
-            proof = (
-                info.proof_payload if proof_override is None else proof_payload_text(proof_override)
-            )
+            proof = info.proof_payload if proof_override is None else proof_override
             return Credential(info.agent_token, info.token_id, proof, managed=True)
-        check_name(agent_token, "agent_token")
         claims = self._decoded(agent_token)
         check_caller_token(claims, utc_now())
         check_scope(claims, tool)
@@ -268,7 +267,7 @@ class SyncGatewayClient:
         token_id = minted.token_id if minted else None
         proof = minted.proof_payload if minted else None
         if proof_override is not None:
-            proof = proof_payload_text(proof_override)
+            proof = proof_override
         return Credential(agent_token, token_id if proof is not None else None, proof)
 
     def _decoded(self, agent_token: str) -> TokenClaims | None:
@@ -374,6 +373,10 @@ class SyncGatewayClient:
     ) -> tuple[httpx.Response, int, str]:
         check_name(tool, "tool")
         check_name(action, "action")
+        if agent_token is not None:
+            check_name(agent_token, "agent_token")
+        # Checked before anything is sent: a managed token is minted first otherwise.
+        proof_text = None if proof_override is None else proof_payload_text(proof_override)
         checked = check_params(params)
         key, chosen = choose_idempotency_key(idempotency_key, checked)
         idempotent = is_read_only(tool, action, self._read_only)
@@ -385,7 +388,7 @@ class SyncGatewayClient:
             else check_correlation_id(correlation_id)
         )
         for token_round in (1, 2):
-            credential = self._credential(tool, action, agent_token, proof_override)
+            credential = self._credential(tool, action, agent_token, proof_text)
             body = proxy_body(
                 tool=tool,
                 action=action,
@@ -422,9 +425,12 @@ class SyncGatewayClient:
 
     def get_job(self, job_id: str) -> JobResponse:
         """The state of a background job."""
+        return self._get_job(job_path(job_id))
+
+    def _get_job(self, path: str) -> JobResponse:
         correlation_id = generate_correlation_id()
         response, attempts = self._send(
-            "GET", job_path(job_id), body=None, correlation_id=correlation_id, idempotent=True
+            "GET", path, body=None, correlation_id=correlation_id, idempotent=True
         )
         return _decode(response, correlation_id, attempts, JobResponse.from_body)
 
@@ -440,11 +446,19 @@ class SyncGatewayClient:
 
         `on_poll(job, elapsed_s)` is called after every poll (to show progress).
         """
+        path = job_path(job_id)
+        timeout_s = check_number(
+            timeout_s, "timeout_s", above_minimum=False, maximum=LONGEST_WAIT_S, unit=" (seconds)"
+        )
+        interval = check_number(
+            poll_interval_s, "poll_interval_s", maximum=LONGEST_WAIT_S, unit=" (seconds)"
+        )
+        interval = max(0.01, interval)
+        check_callable(on_poll, "on_poll")
         started = time.monotonic()
         deadline = started + timeout_s
-        interval = max(0.01, poll_interval_s)
         while True:
-            job = self.get_job(job_id)
+            job = self._get_job(path)
             if on_poll is not None:
                 on_poll(job, time.monotonic() - started)
             if job.finished:
@@ -486,18 +500,19 @@ class SyncGatewayClient:
             method, path, url, signed_url, headers, body, correlation_id, idempotent,
             keyed=keyed, label=call, log_params=log_params, credential=credential,
         )  # fmt: skip
+        history = _CallHistory()
         try:  # most calls succeed at once: the retry machinery is built only when needed
-            return self._attempt(prepared, 1), 1
+            return self._attempt(prepared, 1, history), 1
         except _RetryLater as first:
             sleep(first.wait_s)
         attempts = 1
         for attempt in self._new_retrying():
             with attempt:
                 attempts += 1
-                return self._attempt(prepared, attempts), attempts
+                return self._attempt(prepared, attempts, history), attempts
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _attempt(self, call: PreparedCall, attempts: int) -> httpx.Response:
+    def _attempt(self, call: PreparedCall, attempts: int, history: _CallHistory) -> httpx.Response:
         """One signed attempt: the success, or `_RetryLater`, or the error to raise."""
         signed = {
             **call.headers,
@@ -510,6 +525,8 @@ class SyncGatewayClient:
             )
         except httpx.TransportError as exc:
             failure = classify_exception(exc)
+            if failure is Failure.TIMED_OUT:
+                history.timed_out = True
             self._log(call, attempts, exc, started)
             decision = decide(
                 retries_done=attempts - 1,
@@ -520,14 +537,25 @@ class SyncGatewayClient:
             )
             if decision.retry:
                 raise _RetryLater(decision.wait_s) from None
-            raise _network_error(exc, failure, call.correlation_id, attempts) from None
+            raise _network_error(exc, failure, call, attempts) from None
+        except httpx.RequestError as exc:  # an answer came, but could not be read (decoding)
+            self._log(call, attempts, exc, started)
+            raise GatewayError(
+                "the gateway's answer could not be read: its body does not match its "
+                f"Content-Encoding ({type(exc).__name__}: {exc})",
+                code=BAD_RESPONSE,
+                correlation_id=call.correlation_id,
+                attempts=attempts,
+            ) from None
         self._log(call, attempts, response, started)
         if call.credential is not None:
             self._observe_rotation(response, call.credential)
         self._observe_key_echo(response, call)
         if response.is_success:
             return response
-        retry_after = server_wait_s(response.status_code, response.headers, _json_or_none(response))
+        retry_after = server_wait_s(
+            response.status_code, response.headers, json_object_or_none(response.content)
+        )
         decision = decide(
             retries_done=attempts - 1,
             max_retries=self._max_retries,
@@ -538,7 +566,7 @@ class SyncGatewayClient:
         )
         if decision.retry:
             raise _RetryLater(decision.wait_s)
-        raise error_from_response(
+        error = error_from_response(
             response.status_code,
             response.content,
             response.headers,
@@ -546,7 +574,11 @@ class SyncGatewayClient:
             retry_after=retry_after,
             attempts=attempts,
             secrets=call.secrets,
+            hint=api_suffix_hint(self._endpoint.base_url) if response.status_code == 404 else None,
         )
+        if history.timed_out and _still_running(error):
+            raise _still_running_timeout(error, call, attempts)
+        raise error
 
     @staticmethod
     def _new_retrying() -> Retrying:
@@ -627,11 +659,33 @@ def _rotation_recommended(response: httpx.Response) -> bool:
     return str(response.headers.get(HEADER_ROTATION_RECOMMENDED, "")).lower() == "true"
 
 
-def _json_or_none(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
+class _CallHistory:
+    """What earlier attempts of one call saw (the same object on every retry)."""
+
+    __slots__ = ("timed_out",)
+
+    def __init__(self) -> None:
+        self.timed_out = False  # an attempt timed out: the gateway may still be running it
+
+
+def _still_running(error: GatewayError) -> bool:
+    """A 409: the gateway is still running an earlier attempt with this Idempotency-Key."""
+    return error.status_code == 409 and error.code == IDEMPOTENCY_CONFLICT
+
+
+def _still_running_timeout(
+    conflict: GatewayError, call: PreparedCall, attempts: int
+) -> GatewayTimeoutError:
+    """A call whose first attempt timed out and whose retries found it still running."""
+    return GatewayTimeoutError(
+        f"the gateway did not answer in time: the first attempt is still running on the "
+        f"gateway, and {attempts - 1} retr{'y' if attempts == 2 else 'ies'} with the same "
+        "Idempotency-Key found it unfinished (409); it may still complete",
+        correlation_id=call.correlation_id,
+        server_correlation_id=conflict.server_correlation_id,
+        details=conflict.details,
+        attempts=attempts,
+    )
 
 
 def _proxy_response(
@@ -662,16 +716,19 @@ def _decode(
     read: Callable[[dict[str, Any]], _T],
 ) -> _T:
     """Read a success answer's JSON object with `read`; a `GatewayError` when it makes no sense."""
-    body = _json_or_none(response)
     try:
+        body = read_json(response.content)
         if not isinstance(body, dict):
-            raise ValueError(f"its body is not a JSON object: {response.text[:200]!r}")
+            raise ValueError("its body is not a JSON object")
         return read(body)
     except GatewayError:
         raise
     except ValueError as problem:
+        foreign = response.content.lstrip()[:1] not in (b"{", b"[")  # not even trying JSON
         raise GatewayError(
-            f"gateway answered {response.status_code}, but {problem}",
+            _foreign(response)
+            if foreign
+            else f"gateway answered {response.status_code}, but {problem}",
             code=BAD_RESPONSE,
             status_code=response.status_code,
             correlation_id=correlation_id,
@@ -703,8 +760,13 @@ def _token_info(body: dict[str, Any], request: dict[str, Any], options: TokenOpt
     )
 
 
+def _foreign(response: httpx.Response) -> str:
+    text = mask_text(response.content.decode("utf-8", errors="replace"))
+    return describe_foreign(response.status_code, response.headers, text)
+
+
 def _network_error(
-    exc: httpx.TransportError, failure: Failure, correlation_id: str, attempts: int
+    exc: httpx.TransportError, failure: Failure, call: PreparedCall, attempts: int
 ) -> GatewayNetworkError:
     cls = GatewayTimeoutError if isinstance(exc, httpx.TimeoutException) else GatewayNetworkError
     what = {
@@ -713,5 +775,14 @@ def _network_error(
         Failure.DROPPED: "the connection was lost before an answer",
     }[failure]
     return cls(
-        f"{what} ({type(exc).__name__}: {exc})", correlation_id=correlation_id, attempts=attempts
+        f"{what} at {_safe_url(call.url)} ({type(exc).__name__}: {exc})",
+        correlation_id=call.correlation_id,
+        attempts=attempts,
     )
+
+
+def _safe_url(url: httpx.URL) -> str:
+    """The URL tried, for a message: scheme, host, port and path, never credentials or query."""
+    host = f"[{url.host}]" if ":" in url.host else url.host  # an IPv6 address
+    port = f":{url.port}" if url.port is not None else ""
+    return f"{url.scheme}://{host}{port}{url.raw_path.split(b'?', 1)[0].decode('ascii')}"

@@ -278,7 +278,9 @@ def test_a_success_body_that_is_not_json(
             gateway_token(tools=["serpapi"]),
             correlation_id="mine-1",
         )
-    assert caught.value.code == "BAD_RESPONSE" and "<html>hi</html>" in str(caught.value)
+    message = str(caught.value)
+    assert caught.value.code == "BAD_RESPONSE" and "not from a 4Runr Gateway" in message
+    assert "HTTP 200, text/plain): 'hi'" in message
     assert caught.value.correlation_id == "mine-1" and caught.value.status_code == 200
 
 

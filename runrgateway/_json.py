@@ -1,0 +1,42 @@
+"""Bounded JSON reading for everything a gateway sends: a value, or a `ValueError`.
+
+`json.loads` recurses once per nesting level, so an answer nested 100,000 deep
+raises `RecursionError`, and one nested a few hundred deep would later exhaust the
+stack of whatever walks it (masking, logging). The nesting is measured first, on
+the raw bytes and without recursion, and anything deeper than `MAX_JSON_DEPTH` is
+refused.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from itertools import accumulate
+from typing import Any
+
+MAX_JSON_DEPTH = 64
+"""Deepest nesting of objects and arrays accepted, in answers and in arguments."""
+
+# A JSON string literal (escapes included): brackets inside strings do not nest.
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+
+
+def nesting_depth(content: bytes) -> int:
+    """The deepest nesting of arrays and objects in JSON text (0 for a scalar)."""
+    brackets = _STRING.sub(b"", content).translate(None, _NOT_BRACKETS)
+    return max(accumulate(_STEP[b] for b in brackets), default=0)
+
+
+def loads(content: bytes | str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """Decode JSON text; `ValueError` (never `RecursionError`) when it is not JSON,
+    not UTF-8, or nested deeper than `max_depth`."""
+    raw = content.encode("utf-8", "surrogatepass") if isinstance(content, str) else content
+    depth = nesting_depth(raw)
+    if depth > max_depth:
+        raise ValueError(f"it is nested {depth} deep (at most {max_depth} is accepted)")
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError) as exc:  # RecursionError: a near-full stack
+        raise ValueError(f"it is not valid JSON ({exc})") from None
