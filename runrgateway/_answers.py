@@ -56,6 +56,8 @@ def describe_foreign(status_code: int, headers: Mapping[str, str], text: str) ->
     """What to say about an answer that is not a JSON object from a 4Runr Gateway
     (`text` is its body, masked already)."""
     what = f"HTTP {status_code}, {content_type(headers)}"
+    if text.lstrip()[:1] in ("{", "["):  # meant as JSON: malformed, or nested too deep
+        return f"the answer could not be read as JSON ({what}): {excerpt(text)!r}"
     text = excerpt(text)
     if not text:
         return f"the answer is not from a 4Runr Gateway ({what}, empty body)"
