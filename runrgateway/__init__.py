@@ -19,6 +19,7 @@ from ._errors import (
     GatewayValidationError,
 )
 from ._ids import extract_correlation_id, generate_correlation_id, generate_idempotency_key
+from ._logs import setup_from_environment as _setup_logging
 from ._masking import mask_sensitive
 from ._models import JobResponse, ProxyResponse, TokenInfo, TokenOptions
 from ._version import __version__
@@ -64,6 +65,10 @@ for _name in __all__:
     if isinstance(_value, type) or callable(_value):
         _value.__module__ = __name__
 del _name, _value
+
+
+_setup_logging()  # RUNRGATEWAY_LOG=debug|info: the SDK's logs on stderr, no code needed
+del _setup_logging
 
 
 def __getattr__(name: str) -> Any:

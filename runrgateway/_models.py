@@ -1,6 +1,8 @@
 """Data returned to and taken from callers."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: dataclasses-json resolves the field types with
+# get_type_hints() in the module the classes report (`runrgateway`), where `datetime` is
+# not a name; real annotation objects need no resolving.
 
 import json
 from collections.abc import Mapping
@@ -10,6 +12,7 @@ from typing import Any, TypeVar
 
 from ._constants import JOB_STATUSES, MAX_TTL_MINUTES, MIN_TTL_MINUTES
 from ._errors import GatewayValidationError
+from ._tokens import format_utc, parse_timestamp
 from ._validation import encodable
 
 _T = TypeVar("_T")
@@ -84,7 +87,7 @@ class TokenOptions(JsonMixin):
             )
 
     @classmethod
-    def coerce(cls, opts: TokenOptions | Mapping[str, Any]) -> TokenOptions:
+    def coerce(cls, opts: "TokenOptions | Mapping[str, Any]") -> "TokenOptions":
         """Accept a `TokenOptions` or a mapping with the same keys."""
         if isinstance(opts, TokenOptions):
             return opts
@@ -110,50 +113,95 @@ class TokenOptions(JsonMixin):
         )
 
 
+def _encode_datetime(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a ``Z``, the form the gateway uses (to_dict / to_json)."""
+    return None if value is None else format_utc(value)
+
+
+def _decode_datetime(value: Any) -> datetime | None:
+    """The inverse of `_encode_datetime` (from_dict / from_json); Unix seconds also read."""
+    return value if isinstance(value, datetime) or value is None else parse_timestamp(value)
+
+
+# dataclasses-json's per-field override, written out so that importing runrgateway does
+# not import dataclasses-json (`dataclasses_json.config(encoder=..., decoder=...)`).
+_DATETIME_JSON = {"dataclasses_json": {"encoder": _encode_datetime, "decoder": _decode_datetime}}
+
+
 @dataclass(frozen=True)
 class TokenInfo:
-    """A minted token and what the gateway said about it."""
+    """A minted token and what the gateway said about it (`get_token_info()`)."""
 
     agent_token: str = field(repr=False)
+    """The token string to pass as `agent_token` (also readable as `token`)."""
     token_id: str | None
+    """The gateway's id for the token (revocation, provenance); None if it gave none."""
     expires_at: datetime
+    """When the token stops working: a timezone-aware datetime in UTC."""
     agent_name: str | None = None
+    """The agent's name as the gateway knows it, when the gateway says."""
     tools: tuple[str, ...] = ()
+    """The tools the token was minted for."""
     permissions: tuple[str, ...] = ()
-    # The exact decoded first segment of the token: the gateway's provenance proof.
+    """The permissions the token was minted with (e.g. ``("read",)``)."""
     proof_payload: str | None = field(default=None, repr=False)
+    """The exact decoded first segment of the token: the gateway's provenance proof,
+    sent by the SDK with calls made with this token."""
+
+    @property
+    def token(self) -> str:
+        """The token string: the same as `agent_token`."""
+        return self.agent_token
 
 
 @dataclass(frozen=True)
 class ProxyResponse(JsonMixin):
-    """The full answer to a proxied call."""
+    """The full answer to a proxied call (`proxy_response()`)."""
 
     data: Any
+    """The tool's result, exactly as the gateway answered (what `proxy()` returns)."""
     metadata: dict[str, Any]
+    """The gateway's metadata about the call (tool, action, timing...); ``{}`` if none."""
     correlation_id: str
+    """The ``X-Correlation-Id`` the SDK sent (the same on every retry of the call)."""
     server_correlation_id: str | None = None
+    """The gateway's own ``x-correlation-id`` answer header, when it sent one."""
     status_code: int = 200
+    """The HTTP status of the answer."""
     rotation_recommended: bool = False
-    token_expires_at: str | None = None
+    """The gateway asked for the token to be rotated (``X-Token-Rotation-Recommended``);
+    a managed token is then replaced on the next call by itself."""
+    token_expires_at: datetime | None = field(default=None, metadata=_DATETIME_JSON)
+    """When the token used for the call expires: a timezone-aware UTC datetime, from the
+    gateway's ``X-Token-Expires-At`` header or else from the token itself (always known
+    for managed tokens); None for a token the SDK cannot read."""
     idempotent_replayed: bool = False
+    """The gateway answered from its idempotency store: the call had already run with
+    this ``Idempotency-Key``, and nothing ran again."""
     attempts: int = 1
+    """How many attempts the call took (1 when no retry was needed)."""
 
 
 @dataclass(frozen=True)
 class JobResponse(JsonMixin):
-    """The state of a background job: status is queued, running, done or failed."""
+    """The state of a background job (`get_job()`, `wait_for_job()`)."""
 
     job_id: str
+    """The job's id, as `proxy_async()` returned it."""
     status: str
+    """``"queued"``, ``"running"``, ``"done"`` or ``"failed"``."""
     result: Any = None
+    """The tool's result once the job is done (the `data` a `proxy()` would return)."""
     error: Any = None
+    """What went wrong when the job failed (the gateway's error, secrets masked)."""
 
     @property
     def finished(self) -> bool:
+        """Whether the job is over: done or failed."""
         return self.status in ("done", "failed")
 
     @classmethod
-    def from_body(cls, body: Any) -> JobResponse:
+    def from_body(cls, body: Any) -> "JobResponse":
         """Read a job answer; `ValueError` says what is missing."""
         if not isinstance(body, Mapping) or not isinstance(body.get("job_id"), str):
             raise ValueError("the job answer has no job_id")

@@ -21,6 +21,7 @@ from ._constants import (
     READ_ONLY_ACTIONS,
     USER_AGENT,
 )
+from ._environment import ENV_KEY_FILE, looks_like_path
 from ._errors import GatewayConfigError, GatewayError, GatewayValidationError
 from ._ids import generate_idempotency_key
 from ._models import valid_ttl_minutes
@@ -329,6 +330,12 @@ def load_agent_key(pem: Any, password: Any, *, mock: bool) -> AgentKey:
             "agent_private_key_pem holds a lone surrogate (not valid Unicode): not a PEM key"
         )
     looks_like_pem = b"-----BEGIN" in (pem if isinstance(pem, bytes) else pem.encode())
+    if looks_like_path(pem):
+        raise GatewayConfigError(
+            "agent_private_key_pem looks like a file path, not PEM text: pass the file's "
+            f"contents, or set {ENV_KEY_FILE} to the path and use from_env()",
+            details={"parameter": "agent_private_key_pem"},
+        )
     if mock and not looks_like_pem:
         return AgentKey.generate("ed25519")
     if not looks_like_pem:
@@ -336,4 +343,16 @@ def load_agent_key(pem: Any, password: Any, *, mock: bool) -> AgentKey:
             "agent_private_key_pem is not a PEM private key (placeholders are accepted only "
             "with a mock:// base_url)"
         )
-    return AgentKey.from_pem(pem, password, parameter="agent_private_key_pem")
+    return AgentKey.from_pem(unescape_pem(pem), password, parameter="agent_private_key_pem")
+
+
+def unescape_pem(pem: str | bytes) -> str | bytes:
+    """PEM text whose line breaks were written as the two characters ``\\n`` (the usual
+    way to put a key on one line of a ``.env`` file or a CI secret), with real ones.
+
+    A backslash never occurs in PEM (base64 and header lines), so the replacement cannot
+    change a well-formed key.
+    """
+    if isinstance(pem, bytes):
+        return pem.replace(b"\\r\\n", b"\n").replace(b"\\n", b"\n") if b"\\" in pem else pem
+    return pem.replace("\\r\\n", "\n").replace("\\n", "\n") if "\\" in pem else pem

@@ -48,6 +48,7 @@ class Credential:
     token_id: str | None = None
     proof_payload: str | None = None
     managed: bool = False
+    expires_at: datetime | None = None  # when known: a managed token, a decodable one
 
     def __repr__(self) -> str:
         return f"Credential(token_id={self.token_id!r}, managed={self.managed!r})"

@@ -27,6 +27,7 @@ from .._constants import (
     MANAGED_TOKEN_TTL_MINUTES,
     READ_ONLY_ACTIONS,
 )
+from .._environment import read_environment
 from .._errors import (
     BAD_RESPONSE,
     CLIENT_CLOSED,
@@ -171,6 +172,28 @@ class SyncGatewayClient:
         else:
             self._http = http_client or httpx.Client()
 
+    @classmethod
+    def from_env(
+        cls,
+        *,
+        default_base_url: str | None = None,
+        environ: Mapping[str, str] | None = None,
+        **overrides: Any,
+    ) -> SyncGatewayClient:
+        """A client configured from environment variables; keyword arguments win.
+
+        Reads ``GATEWAY_URL``, ``AGENT_ID``, the key as PEM text in ``AGENT_PRIVATE_KEY``
+        or as a file in ``AGENT_PRIVATE_KEY_FILE``, ``AGENT_KEY_PASSWORD`` and
+        ``AGENT_INTENT`` (the `default_intent`). Any constructor argument may be passed
+        to override what the environment says. `default_base_url` (e.g.
+        ``"mock://dev"``) is used when ``GATEWAY_URL`` is unset; with a ``mock://`` URL
+        the agent id and key may be left out. `environ` replaces ``os.environ``.
+
+        Raises `GatewayConfigError` naming exactly the variables that are missing.
+        """
+        settings = read_environment(environ, overrides, default_base_url=default_base_url)
+        return cls(**settings.kwargs)
+
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(base_url={self._endpoint.base_url!r}, "
@@ -259,7 +282,9 @@ class SyncGatewayClient:
             )
             info = self._tokens.get([tool], permissions)
             proof = info.proof_payload if proof_override is None else proof_override
-            return Credential(info.agent_token, info.token_id, proof, managed=True)
+            return Credential(
+                info.agent_token, info.token_id, proof, managed=True, expires_at=info.expires_at
+            )
         claims = self._decoded(agent_token)
         check_caller_token(claims, utc_now())
         check_scope(claims, tool)
@@ -268,7 +293,10 @@ class SyncGatewayClient:
         proof = minted.proof_payload if minted else None
         if proof_override is not None:
             proof = proof_override
-        return Credential(agent_token, token_id if proof is not None else None, proof)
+        expires_at = minted.expires_at if minted else claims.expires_at if claims else None
+        return Credential(
+            agent_token, token_id if proof is not None else None, proof, expires_at=expires_at
+        )
 
     def _decoded(self, agent_token: str) -> TokenClaims | None:
         """`decode_token`, remembered per token (a caller usually reuses one token)."""
@@ -319,13 +347,12 @@ class SyncGatewayClient:
         correlation_id: str | None = None,
     ) -> ProxyResponse:
         """Like `proxy`, returning the whole answer (metadata, ids, rotation hint)."""
-        response, attempts, call_id = self._proxy_call(
+        response, attempts, call_id, credential = self._proxy_call(
             tool, action, params, agent_token, proof_payload_override,
             idempotency_key=idempotency_key, correlation_id=correlation_id, run_async=False,
         )  # fmt: skip
-        return _proxy_response(
-            response, _decode(response, call_id, attempts, _as_is), call_id, attempts
-        )
+        body = _decode(response, call_id, attempts, _as_is)
+        return _proxy_response(response, body, call_id, attempts, credential)
 
     def proxy_async(
         self,
@@ -338,7 +365,7 @@ class SyncGatewayClient:
         correlation_id: str | None = None,
     ) -> dict[str, Any]:
         """Start `tool`/`action` as a background job; returns `{"job_id": ..., "status": ...}`."""
-        response, attempts, call_id = self._proxy_call(
+        response, attempts, call_id, credential = self._proxy_call(
             tool, action, params, agent_token, None,
             idempotency_key=idempotency_key, correlation_id=correlation_id, run_async=True,
         )  # fmt: skip
@@ -355,7 +382,7 @@ class SyncGatewayClient:
                 details=mask_sensitive(body),
                 attempts=attempts,
             )
-            unsupported.response = _proxy_response(response, body, call_id, attempts)
+            unsupported.response = _proxy_response(response, body, call_id, attempts, credential)
             raise unsupported
         return {"job_id": job_id, "status": body.get("status", "queued")}
 
@@ -370,7 +397,7 @@ class SyncGatewayClient:
         idempotency_key: str | None,
         correlation_id: str | None,
         run_async: bool,
-    ) -> tuple[httpx.Response, int, str]:
+    ) -> tuple[httpx.Response, int, str, Credential]:
         check_name(tool, "tool")
         check_name(action, "action")
         if agent_token is not None:
@@ -418,7 +445,7 @@ class SyncGatewayClient:
                     self._tokens.discard(credential.agent_token)
                     continue
                 raise
-            return response, attempts, call_id
+            return response, attempts, call_id, credential
         raise AssertionError("unreachable")  # pragma: no cover
 
     # Jobs
@@ -689,9 +716,16 @@ def _still_running_timeout(
 
 
 def _proxy_response(
-    response: httpx.Response, body: dict[str, Any], call_id: str, attempts: int
+    response: httpx.Response,
+    body: dict[str, Any],
+    call_id: str,
+    attempts: int,
+    credential: Credential,
 ) -> ProxyResponse:
     metadata = body.get("metadata")
+    # The gateway's header when it sends one (with a rotation hint), else what the SDK
+    # knows of the token: the same instant, so the field is filled for managed tokens.
+    expires_at = parse_timestamp(response.headers.get(HEADER_TOKEN_EXPIRES_AT))
     return ProxyResponse(
         data=body.get("data"),
         metadata=metadata if isinstance(metadata, dict) else {},
@@ -699,7 +733,7 @@ def _proxy_response(
         server_correlation_id=response.headers.get("x-correlation-id"),
         status_code=response.status_code,
         rotation_recommended=_rotation_recommended(response),
-        token_expires_at=response.headers.get(HEADER_TOKEN_EXPIRES_AT),
+        token_expires_at=expires_at or credential.expires_at,
         idempotent_replayed=response.headers.get(HEADER_IDEMPOTENT_REPLAYED) == "true",
         attempts=attempts,
     )

@@ -163,8 +163,38 @@ def test_proxy_response_fields(router: respx.MockRouter, client: SyncGatewayClie
     )
     assert response.data == {"n": 1} and response.status_code == 200
     assert response.metadata["response_time_ms"] == 3
-    assert response.rotation_recommended and response.token_expires_at == "2030-01-01T00:00:00Z"
+    assert response.rotation_recommended
+    assert response.token_expires_at == datetime(2030, 1, 1, tzinfo=timezone.utc)
     assert response.attempts == 1 and not response.idempotent_replayed
+    # to_dict / to_json write it as the gateway does; from_dict reads it back
+    assert response.to_dict()["token_expires_at"] == "2030-01-01T00:00:00.000Z"
+    assert type(response).from_json(response.to_json()) == response
+
+
+def test_token_expires_at_without_the_header_comes_from_the_token(
+    router: respx.MockRouter, client: SyncGatewayClient
+) -> None:
+    """No X-Token-Expires-At (the gateway sends it with rotation hints only): a managed
+    token's expiry and a readable caller token's expiry still fill the field."""
+    router.post("/api/generate-token").mock(
+        return_value=httpx.Response(
+            201,
+            json={
+                "agent_token": gateway_token(tools=["serpapi"]),
+                "token_id": "tok-1",
+                "expires_at": "2031-05-06T07:08:09Z",
+            },
+        )
+    )
+    router.post("/api/proxy-request").mock(return_value=proxy_answer({"n": 1}))
+    managed = client.proxy_response("serpapi", "search", {"q": "a"})
+    assert managed.token_expires_at == datetime(2031, 5, 6, 7, 8, 9, tzinfo=timezone.utc)
+    soon = datetime.now(timezone.utc) + timedelta(minutes=7)
+    mine = client.proxy_response(
+        "serpapi", "search", {"q": "a"}, gateway_token(tools=["serpapi"], expires_at=soon)
+    )
+    assert mine.token_expires_at is not None and mine.token_expires_at.tzinfo is not None
+    assert abs((mine.token_expires_at - soon).total_seconds()) < 1
 
 
 @pytest.mark.parametrize("params", [{"when": datetime.now()}, {"x": float("nan")}, "q=1", [1]])

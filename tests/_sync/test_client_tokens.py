@@ -296,7 +296,8 @@ def test_rotation_hint_on_a_caller_token_is_a_warning(
     token = gateway_token(tools=["serpapi"])
     with caplog.at_level(logging.WARNING, logger="runrgateway"):
         response = client.proxy_response("serpapi", "search", {"q": "a"}, token)
-    assert response.rotation_recommended and response.token_expires_at == "2030-01-01T00:00:00.000Z"
+    assert response.rotation_recommended
+    assert response.token_expires_at == datetime(2030, 1, 1, tzinfo=timezone.utc)
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "rotat" in warnings[0].getMessage()
     assert token not in warnings[0].getMessage()
