@@ -19,7 +19,7 @@ import sys
 import time
 from typing import Any
 
-from _settings import gateway_settings, on_mock  # examples/_settings.py
+from _settings import connect, on_mock  # examples/_settings.py
 
 from runrgateway import GatewayClient, GatewayError
 
@@ -28,11 +28,11 @@ CITIES = ["Montreal", "Toronto", "Vancouver", "Calgary", "Ottawa", "Quebec", "Ha
 
 
 async def search_all(cities: list[str]) -> dict[str, list[dict[str, Any]]]:
-    settings = gateway_settings()
-    if not on_mock(settings):
+    gw = connect(GatewayClient, default_intent="lead_discovery")
+    if not on_mock(gw):
         cities = cities[:CALLS_PER_MINUTE]
 
-    async with GatewayClient(**settings, default_intent="lead_discovery") as gw:
+    async with gw:
 
         async def search(city: str) -> list[dict[str, Any]]:
             found = await gw.proxy("serpapi", "search", {"q": f"{city} plumber", "num": 3})

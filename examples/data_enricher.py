@@ -15,13 +15,13 @@ import asyncio
 import sys
 from typing import Any
 
-from _settings import gateway_settings  # examples/_settings.py
+from _settings import connect  # examples/_settings.py
 
 from runrgateway import GatewayClient, GatewayError, GatewayUpstreamError
 
 
 async def enrich_data(url: str) -> tuple[dict[str, Any], str | None]:
-    async with GatewayClient(**gateway_settings()) as gw:
+    async with connect(GatewayClient) as gw:
         # Fetch website content (read-only: retried safely on a transient failure).
         page = await gw.proxy("http_fetch", "get", {"url": url})
         # The page is in "data" (live) or "body" (mock mode): docs/tool-answers.md.

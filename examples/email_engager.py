@@ -21,14 +21,13 @@ import asyncio
 import sys
 from typing import Any
 
-from _settings import gateway_settings, on_mock  # examples/_settings.py
+from _settings import connect, on_mock  # examples/_settings.py
 
 from runrgateway import GatewayClient, GatewayError, generate_idempotency_key
 
 
 async def send_email(to: str) -> None:
-    settings = gateway_settings()
-    async with GatewayClient(**settings) as gw:
+    async with connect(GatewayClient) as gw:
         # Send email (with idempotency): the same key on every retry of this call.
         idempotency_key = generate_idempotency_key()
         email = {
@@ -41,7 +40,7 @@ async def send_email(to: str) -> None:
         print(f"Sent to {to}: message {message_id(sent.data)} (idempotency key {idempotency_key})")
         print(f"  correlation id {sent.correlation_id}, attempts {sent.attempts}")
 
-        if on_mock(settings):  # the embedded gateway keeps keys: the same key is a replay
+        if on_mock(gw):  # the embedded gateway keeps keys: the same key is a replay
             again = await gw.proxy_response("gmail_send", "send", email)
             print(
                 f"Sent again with the same key: message {message_id(again.data)}, "

@@ -12,13 +12,13 @@ import asyncio
 import sys
 from typing import Any
 
-from _settings import gateway_settings  # examples/_settings.py
+from _settings import connect  # examples/_settings.py
 
 from runrgateway import GatewayClient, GatewayError
 
 
 async def scrape_leads(query: str) -> list[dict[str, Any]]:
-    async with GatewayClient(**gateway_settings(), default_intent="lead_discovery") as gw:
+    async with connect(GatewayClient, default_intent="lead_discovery") as gw:
         found = await gw.proxy("serpapi", "search", {"q": query, "engine": "google", "num": 10})
     # SerpAPI's answer lists hits in "organic_results"; the real gateway's mock mode in
     # "results" (see docs/tool-answers.md).

@@ -60,13 +60,18 @@ def _get(environ: Mapping[str, str], name: str) -> str | None:
 def _read_key_file(path_text: str) -> str:
     path = Path(path_text.strip()).expanduser()
     try:
-        return path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         problem = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
         raise GatewayConfigError(
             f"{ENV_KEY_FILE}: cannot read {path}: {problem}",
             details={"parameter": ENV_KEY_FILE},
         ) from None
+    if not text.strip():
+        raise GatewayConfigError(
+            f"{ENV_KEY_FILE}: {path} is empty", details={"parameter": ENV_KEY_FILE}
+        )
+    return text
 
 
 def looks_like_path(value: str | bytes) -> bool:

@@ -1,12 +1,16 @@
 """The `runrgateway` command line: demo, keygen, serve, call, token, job.
 
-Configuration comes from the environment: ``GATEWAY_URL``, ``AGENT_ID`` and the agent's
-private key as PEM text in ``AGENT_PRIVATE_KEY`` or in the file ``AGENT_PRIVATE_KEY_FILE``.
-Without ``GATEWAY_URL`` the commands use the embedded gateway (``mock://...``) with a
-throwaway key, and say so on stderr.
+Configuration comes from the environment, read as `GatewayClient.from_env()` reads it
+(`_environment.py`): ``GATEWAY_URL``, ``AGENT_ID``, the agent's private key as PEM text
+in ``AGENT_PRIVATE_KEY`` or in the file ``AGENT_PRIVATE_KEY_FILE``,
+``AGENT_KEY_PASSWORD``. Without ``GATEWAY_URL`` the commands use the embedded gateway
+(``mock://...``) with a throwaway key, and say so on stderr.
 
 Exit codes: 0 success, 1 the gateway (or the network) refused or failed, 2 usage or
-configuration error. Results go to stdout; notices, progress and errors to stderr.
+configuration error, 130 interrupted, 141 stdout closed early (a reader such as
+``head`` stopped reading: the shell's SIGPIPE convention, quietly). Results go to
+stdout; notices, progress and errors to stderr, each line of ours prefixed
+``runrgateway <command>:``.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import ipaddress
 import json
 import logging
@@ -31,6 +36,7 @@ from typing import Any, TextIO
 
 from ._async._client import GatewayClient
 from ._constants import LOGGER_NAME, MAX_TTL_MINUTES, MIN_TTL_MINUTES
+from ._environment import ENV_AGENT_ID, ENV_KEY, ENV_KEY_FILE, ENV_URL, read_environment
 from ._errors import (
     JOBS_UNSUPPORTED,
     GatewayConfigError,
@@ -39,6 +45,7 @@ from ._errors import (
     GatewayValidationError,
 )
 from ._ids import generate_idempotency_key
+from ._logs import enable_logging
 from ._masking import mask_text
 from ._models import JobResponse, TokenInfo, valid_ttl_minutes
 from ._signing import AgentKey
@@ -49,11 +56,9 @@ EXIT_OK = 0
 EXIT_GATEWAY_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports when the reader went away
 
-ENV_URL = "GATEWAY_URL"
-ENV_AGENT_ID = "AGENT_ID"
-ENV_KEY = "AGENT_PRIVATE_KEY"
-ENV_KEY_FILE = "AGENT_PRIVATE_KEY_FILE"
+ENV_TOKEN = "AGENT_TOKEN"
 
 PROG = "runrgateway"
 KEY_TYPES = ("ed25519", "rsa", "ec", "ec-p384")
@@ -71,10 +76,16 @@ class UsageError(Exception):
 class Settings:
     """Where to connect and as whom; `throwaway` when the key was made up for mock mode."""
 
-    base_url: str
-    agent_id: str
-    private_key_pem: str = field(repr=False)
+    kwargs: dict[str, Any] = field(repr=False)
     throwaway: bool = False
+
+    @property
+    def base_url(self) -> str:
+        return str(self.kwargs["base_url"])
+
+    @property
+    def agent_id(self) -> str:
+        return str(self.kwargs["agent_id"])
 
     @property
     def mock(self) -> bool:
@@ -82,53 +93,26 @@ class Settings:
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        return (self.private_key_pem,)
+        return tuple(
+            str(self.kwargs[name])
+            for name in ("agent_private_key_pem", "key_password")
+            if self.kwargs.get(name)
+        )
 
 
 def settings_from_env(environ: Mapping[str, str], default_mock_url: str) -> Settings:
-    """Read GATEWAY_URL, AGENT_ID, AGENT_PRIVATE_KEY(_FILE); mock with a throwaway key
-    when GATEWAY_URL is unset (and nothing else is set either)."""
-    url = environ.get(ENV_URL, "").strip()
-    agent_id = environ.get(ENV_AGENT_ID, "").strip()
-    key_text = environ.get(ENV_KEY, "")
-    key_file = environ.get(ENV_KEY_FILE, "").strip()
-    if key_text.strip() and key_file:
-        raise UsageError(f"set {ENV_KEY} or {ENV_KEY_FILE}, not both")
-    if key_file:
-        try:
-            key_text = Path(key_file).expanduser().read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            problem = exc.strerror if isinstance(exc, OSError) and exc.strerror else "unreadable"
-            raise UsageError(f"cannot read {ENV_KEY_FILE} ({key_file}): {problem}") from None
-    has_key = bool(key_text.strip())
-    if not url:
-        stray = [name for name, value in ((ENV_AGENT_ID, agent_id), ("the key", has_key)) if value]
-        if stray:
-            raise UsageError(
-                f"{ENV_URL} is not set but {' and '.join(stray)} is: set {ENV_URL} too "
-                f"(or unset them to use the embedded gateway)"
-            )
-        url = default_mock_url
-    mock = url.lower().startswith("mock://")
-    if mock:
-        throwaway = not has_key
-        if throwaway:
-            key_text = AgentKey.generate("ed25519").private_key_pem()
-        return Settings(url, agent_id or "cli-agent", key_text, throwaway=throwaway)
-    missing = [name for name, ok in ((ENV_AGENT_ID, agent_id), (ENV_KEY, has_key)) if not ok]
-    if missing:
-        raise UsageError(
-            f"{ENV_URL} is {url} but {' and '.join(missing)} "
-            f"{'is' if len(missing) == 1 else 'are'} not set "
-            f"(the key as PEM text in {ENV_KEY}, or its path in {ENV_KEY_FILE})"
-        )
-    return Settings(url, agent_id, key_text)
+    """What `from_env()` reads; the embedded gateway with a throwaway key when
+    GATEWAY_URL is unset (and nothing else is set either)."""
+    read = read_environment(environ, default_base_url=default_mock_url)
+    # Said on stderr only when the user set nothing: GATEWAY_URL=mock://x is a choice.
+    return Settings(read.kwargs, throwaway=read.fallback_url and read.throwaway_key)
 
 
-def _announce(settings: Settings, err: TextIO) -> None:
+def _announce(settings: Settings, err: TextIO, command: str) -> None:
     if settings.throwaway:
         print(
-            f"{PROG}: {ENV_URL} is not set: using the embedded gateway at {settings.base_url} "
+            f"{PROG} {command}: {ENV_URL} is not set: using the embedded gateway at "
+            f"{settings.base_url} "
             f"with a throwaway key (set {ENV_URL}, {ENV_AGENT_ID} and {ENV_KEY} to use a "
             "real gateway)",
             file=err,
@@ -136,17 +120,21 @@ def _announce(settings: Settings, err: TextIO) -> None:
 
 
 def _sync_client(settings: Settings, intent: str | None = None) -> SyncGatewayClient:
-    return SyncGatewayClient(
-        settings.base_url, settings.agent_id, settings.private_key_pem, default_intent=intent
-    )
+    kwargs = dict(settings.kwargs)
+    if intent is not None:
+        kwargs["default_intent"] = intent
+    return SyncGatewayClient(**kwargs)
 
 
 # ------------------------------------------------------------------------------ output
 
 
-def report_error(exc: GatewayError, err: TextIO, secrets: Sequence[str] = ()) -> None:
+def report_error(
+    exc: GatewayError, err: TextIO, secrets: Sequence[str] = (), command: str | None = None
+) -> None:
     """Class name, message and ids on stderr; never a token or key."""
-    lines = [f"error: {type(exc).__name__}: {exc.message}"]
+    prefix = f"{PROG} {command}" if command else PROG
+    lines = [f"{prefix}: error: {type(exc).__name__}: {exc.message}"]
     if exc.status_code is not None:
         lines.append(f"  status: {exc.status_code}")
     lines.append(f"  code: {exc.code}")
@@ -169,13 +157,8 @@ def _print_json(value: Any, out: TextIO) -> None:
 
 
 def _setup_logging(verbose: bool, err: TextIO) -> None:
-    if not verbose:
-        return
-    handler = logging.StreamHandler(err)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-    logger = logging.getLogger(LOGGER_NAME)
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
+    if verbose:  # the same handler RUNRGATEWAY_LOG adds: never two lines per record
+        enable_logging(logging.DEBUG, err)
 
 
 # ------------------------------------------------------------------------ arguments
@@ -272,9 +255,6 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 success, 1 gateway error, 2 usage error.",
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    parser.add_argument(
-        "-v", "--verbose", action="store_true", help="log every request (DEBUG) to stderr"
-    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     demo = commands.add_parser(
@@ -287,9 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(run=cmd_demo)
 
-    keygen = commands.add_parser(
+    keygen = commands.add_parser(  # no -v: keygen makes no request to log
         "keygen",
-        parents=[common],
         help="generate an agent key pair",
         description="Generate an agent private key and print its public key for registering "
         "with a gateway. With --out the private key is written to FILE (mode 0600); "
@@ -348,7 +327,18 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("params", nargs="*", metavar="key=value", help="a parameter")
     call.add_argument("--json", dest="json_params", metavar="OBJECT", help="parameters as JSON")
     call.add_argument("--intent", help="the intent sent with the call")
-    call.add_argument("--token", help="use this agent token instead of a managed one")
+    token_source = call.add_mutually_exclusive_group()
+    token_source.add_argument(
+        "--token-file",
+        metavar="FILE",
+        help=f"read the agent token from FILE ('-': stdin) instead of a managed one; "
+        f"{ENV_TOKEN} in the environment does the same",
+    )
+    token_source.add_argument(
+        "--token",
+        help="the agent token itself (visible to ps and kept in shell history: prefer "
+        f"--token-file or {ENV_TOKEN})",
+    )
     call.add_argument("--idempotency-key", help="make retries (and repeats) safe with this key")
     mode = call.add_mutually_exclusive_group()
     mode.add_argument(
@@ -404,10 +394,21 @@ class Context:
     err: TextIO
     secrets: list[str] = field(default_factory=list)
 
+    @property
+    def command(self) -> str:
+        return str(self.args.command)
+
+    def say(self, text: str) -> None:
+        """A notice on stderr, prefixed with the command."""
+        print(f"{PROG} {self.command}: {text}", file=self.err)
+
     def settings(self, default_mock_url: str) -> Settings:
-        settings = settings_from_env(self.environ, default_mock_url)
+        try:
+            settings = settings_from_env(self.environ, default_mock_url)
+        except GatewayConfigError as exc:
+            raise UsageError(exc.message) from None
         self.secrets.extend(settings.secrets)
-        _announce(settings, self.err)
+        _announce(settings, self.err, self.command)
         return settings
 
 
@@ -425,12 +426,7 @@ async def _demo(settings: Settings, out: TextIO) -> int:
 
     where = "the embedded gateway, in process" if settings.mock else "a real gateway"
     say(f"4Runr Gateway demo against {settings.base_url} ({where}), agent {settings.agent_id}")
-    async with GatewayClient(
-        settings.base_url,
-        settings.agent_id,
-        settings.private_key_pem,
-        default_intent="lead_discovery",
-    ) as gw:
+    async with GatewayClient(**{**settings.kwargs, "default_intent": "lead_discovery"}) as gw:
         say()
         say("1. Token: get_token_info(tools=['serpapi'], permissions=['read'], ttl_minutes=15)")
         info = await gw.get_token_info(
@@ -547,7 +543,7 @@ def cmd_keygen(ctx: Context) -> int:
     if args.out is None:
         out.write(private_pem)
         out.flush()
-        print(f"# public key ({key.alg}): register it with your gateway", file=err)
+        ctx.say(f"the public key ({key.alg}) follows: register it with your gateway")
         err.write(key.public_key_pem())
         return EXIT_OK
     path = Path(args.out).expanduser()
@@ -560,10 +556,11 @@ def cmd_keygen(ctx: Context) -> int:
     with os.fdopen(fd, "w", encoding="ascii") as handle:
         os.fchmod(handle.fileno(), 0o600)
         handle.write(private_pem)
-    print(f"# wrote the private key ({key.alg}) to {path} (mode 0600)", file=err)
-    print(f"# use it with: export {ENV_KEY_FILE}={shlex.quote(str(path))}", file=err)
-    print(f"# public key ({key.alg}): register it with your gateway", file=err)
     out.write(key.public_key_pem())
+    out.flush()  # first: a closed stdout ends the command before any notice
+    ctx.say(f"wrote the private key ({key.alg}) to {path} (mode 0600)")
+    ctx.say(f"use it with: export {ENV_KEY_FILE}={shlex.quote(str(path))}")
+    ctx.say(f"the public key ({key.alg}) is on stdout: register it with your gateway")
     return EXIT_OK
 
 
@@ -643,13 +640,14 @@ def cmd_serve(ctx: Context) -> int:
             try:
                 server.start()
             except OSError as exc:
-                print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=err)
+                hint = " (try --port 0 for any free port)" if exc.errno == errno.EADDRINUSE else ""
+                ctx.say(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror}{hint}")
                 return EXIT_USAGE  # a local problem (port taken, bad host), not the gateway
             try:
                 _print_serve_banner(out, server.url, agent.agent_id, key_source, key_path, args)
                 while not stop.wait(0.2):
                     pass
-                print(f"{PROG}: stopping the embedded gateway", file=err)
+                ctx.say("stopping the embedded gateway")
             finally:
                 server.stop()
     finally:
@@ -693,40 +691,65 @@ def _print_serve_banner(
 def cmd_call(ctx: Context) -> int:
     args = ctx.args
     params = parse_params(args.params, args.json_params)
-    if args.token:
-        ctx.secrets.append(args.token)
+    token = _call_token(ctx)
+    if token:
+        ctx.secrets.append(token)
     settings = ctx.settings("mock://cli")
     if settings.mock and args.run_async:
-        print(
-            f"{PROG}: note: {settings.base_url} lives in this process only: the job id "
-            "cannot be looked up by a later command (set GATEWAY_URL to reach a gateway)",
-            file=ctx.err,
+        ctx.say(
+            f"note: {settings.base_url} lives in this process only: the job id "
+            "cannot be looked up by a later command (set GATEWAY_URL to reach a gateway)"
         )
     with _sync_client(settings, args.intent) as gw:
         if args.run_async:
             result: Any = gw.proxy_async(
-                args.tool, args.action, params, args.token, idempotency_key=args.idempotency_key
+                args.tool, args.action, params, token, idempotency_key=args.idempotency_key
             )
         elif args.full:
             result = gw.proxy_response(
-                args.tool, args.action, params, args.token, idempotency_key=args.idempotency_key
+                args.tool, args.action, params, token, idempotency_key=args.idempotency_key
             ).to_dict()
         else:
             result = gw.proxy(
-                args.tool, args.action, params, args.token, idempotency_key=args.idempotency_key
+                args.tool, args.action, params, token, idempotency_key=args.idempotency_key
             )
     _print_json(result, ctx.out)
     return EXIT_OK
+
+
+def _call_token(ctx: Context) -> str | None:
+    """The caller's token: --token, --token-file (``-``: stdin) or AGENT_TOKEN; else None
+    (the SDK mints managed tokens)."""
+    args = ctx.args
+    if args.token is not None:
+        text: str = args.token
+        where = "--token"
+    elif args.token_file is not None:
+        where = "--token-file"
+        try:
+            if args.token_file == "-":
+                text = sys.stdin.read()
+            else:
+                text = Path(args.token_file).expanduser().read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            problem = exc.strerror if isinstance(exc, OSError) and exc.strerror else "unreadable"
+            raise UsageError(f"cannot read --token-file {args.token_file}: {problem}") from None
+    else:
+        text = ctx.environ.get(ENV_TOKEN, "")
+        where = ENV_TOKEN
+        if not text.strip():
+            return None
+    token = text.strip()
+    if not token or any(char.isspace() for char in token):
+        raise UsageError(f"{where}: expected one agent token (no spaces or line breaks inside)")
+    return token
 
 
 def cmd_token(ctx: Context) -> int:
     args = ctx.args
     settings = ctx.settings("mock://cli")
     if settings.mock:
-        print(
-            f"{PROG}: note: a token from {settings.base_url} is only valid inside this process",
-            file=ctx.err,
-        )
+        ctx.say(f"note: a token from {settings.base_url} is only valid inside this process")
     with _sync_client(settings) as gw:
         info = gw.get_token_info(
             {"tools": args.tools, "permissions": args.permissions, "ttl_minutes": args.ttl}
@@ -753,10 +776,9 @@ def cmd_job(ctx: Context) -> int:
     args, err = ctx.args, ctx.err
     settings = ctx.settings("mock://cli")
     if settings.mock:
-        print(
-            f"{PROG}: note: {settings.base_url} lives in this process only: it knows only "
-            "jobs started here (set GATEWAY_URL to reach a gateway)",
-            file=err,
+        ctx.say(
+            f"note: {settings.base_url} lives in this process only: it knows only "
+            "jobs started here (set GATEWAY_URL to reach a gateway)"
         )
     with _sync_client(settings) as gw:
         if not args.wait:
@@ -767,7 +789,7 @@ def cmd_job(ctx: Context) -> int:
             job = gw.wait_for_job(args.job_id, timeout_s=args.timeout)
     _print_json(job.to_dict(), ctx.out)
     if args.wait and job.status == "failed":
-        print(f"error: job {job.job_id} failed: {job.error}", file=err)
+        ctx.say(f"error: job {job.job_id} failed: {job.error}")
         return EXIT_GATEWAY_ERROR
     return EXIT_OK
 
@@ -809,29 +831,48 @@ def main(
     out = stdout or sys.stdout
     err = stderr or sys.stderr
     args = build_parser().parse_args(argv)
-    _setup_logging(args.verbose, err)
+    _setup_logging(getattr(args, "verbose", False), err)
     ctx = Context(args, os.environ if environ is None else environ, out, err)
     run: Callable[[Context], int] = args.run
     try:
-        return run(ctx)
+        code = run(ctx)
+        out.flush()  # here, where a closed pipe is caught, not in Python's exit handler
+        return code
+    except BrokenPipeError:
+        return _reader_gone(out)
     except UsageError as exc:
-        print(f"{PROG} {args.command}: error: {mask_text(str(exc), ctx.secrets)}", file=err)
+        ctx.say(f"error: {mask_text(str(exc), ctx.secrets)}")
         return EXIT_USAGE
     except GatewayConfigError as exc:
-        print(f"{PROG} {args.command}: configuration error: {exc.message}", file=err)
+        ctx.say(f"configuration error: {exc.message}")
         return EXIT_USAGE
     except GatewayValidationError as exc:
         if exc.status_code is None:  # refused before sending: the arguments are wrong
-            print(f"{PROG} {args.command}: error: {mask_text(exc.message, ctx.secrets)}", file=err)
+            ctx.say(f"error: {mask_text(exc.message, ctx.secrets)}")
             return EXIT_USAGE
-        report_error(exc, err, ctx.secrets)
+        report_error(exc, err, ctx.secrets, ctx.command)
         return EXIT_GATEWAY_ERROR
     except GatewayError as exc:
-        report_error(exc, err, ctx.secrets)
+        report_error(exc, err, ctx.secrets, ctx.command)
         return EXIT_GATEWAY_ERROR
     except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=err)
+        ctx.say("interrupted")
         return EXIT_INTERRUPTED
+
+
+def _reader_gone(out: TextIO) -> int:
+    """stdout's reader closed early (``runrgateway demo | head -2``): end quietly.
+
+    The reader has what it wanted, so this is not an error to report. Python's own
+    flush of stdout at exit would fail again and print a traceback: point the
+    descriptor at /dev/null first (the recipe in Python's `signal` docs).
+    """
+    if out is sys.stdout:
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+    return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":  # pragma: no cover

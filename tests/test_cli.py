@@ -255,7 +255,7 @@ def test_call_defaults_to_the_mock_gateway() -> None:
 
 
 def test_verbose_logs_requests_without_secrets() -> None:
-    done = run_cli("-v", "call", "serpapi", "search", "query=x", "num=1", "--full")
+    done = run_cli("call", "serpapi", "search", "query=x", "num=1", "--full", "-v")
     assert done.returncode == 0, done.stderr
     full = json.loads(done.stdout)
     assert full["data"]["organic_results"][0]["position"] == 1 and full["status_code"] == 200

@@ -6,8 +6,9 @@ one module-level `SyncGatewayClient`, shared by every request thread.
 
 The blocking client is safe to share between threads (its managed tokens are minted once
 for all of them, its connection pool is shared), so create it once per process, at import,
-not per request. Uses a real gateway when GATEWAY_URL, AGENT_ID and AGENT_PRIVATE_KEY are
-set, else the embedded gateway (mock://django-example).
+not per request. `from_env()` reads GATEWAY_URL, AGENT_ID and AGENT_PRIVATE_KEY (or
+AGENT_PRIVATE_KEY_FILE); without GATEWAY_URL it uses the embedded gateway
+(mock://django-example).
 
 In a real project `gateway` lives in a module of your app (e.g. `myapp/gateway.py`) and
 the views import it; settings stay in settings.py.
@@ -16,7 +17,6 @@ the views import it; settings stay in settings.py.
 from __future__ import annotations
 
 import atexit
-import os
 import sys
 
 from django.http import HttpRequest, JsonResponse
@@ -31,12 +31,8 @@ from runrgateway import (
     SyncGatewayClient,
 )
 
-gateway = SyncGatewayClient(
-    base_url=os.environ.get("GATEWAY_URL", "mock://django-example"),
-    agent_id=os.environ.get("AGENT_ID", "django-agent"),
-    # mock:// accepts a placeholder key; a real gateway needs the agent's PEM key.
-    agent_private_key_pem=os.environ.get("AGENT_PRIVATE_KEY", "test-key"),
-    default_intent="lead_discovery",
+gateway = SyncGatewayClient.from_env(
+    default_base_url="mock://django-example", default_intent="lead_discovery"
 )
 atexit.register(gateway.close)
 

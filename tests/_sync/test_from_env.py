@@ -156,6 +156,14 @@ def test_default_base_url_runs_on_the_embedded_gateway_with_nothing_set() -> Non
             },
             "AGENT_PRIVATE_KEY_FILE: cannot read /nope/k.pem: No such file",
         ),
+        (
+            {
+                "GATEWAY_URL": "https://gw.example",
+                "AGENT_ID": "a",
+                "AGENT_PRIVATE_KEY_FILE": "/dev/null",
+            },
+            "^AGENT_PRIVATE_KEY_FILE: /dev/null is empty$",
+        ),
     ],
 )
 def test_what_is_missing_is_named_exactly(environ: dict[str, str], message: str) -> None:
