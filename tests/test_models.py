@@ -41,3 +41,38 @@ def test_token_options_accept_a_mapping_or_refuse_clearly() -> None:
 def test_job_bodies_that_make_no_sense(body: object) -> None:
     with pytest.raises(ValueError, match="job answer"):
         JobResponse.from_body(body)
+
+
+@pytest.mark.parametrize("model", ["TokenInfo", "ProxyResponse", "JobResponse"])
+def test_every_field_has_a_docstring_for_the_reference(model: str) -> None:
+    """mkdocstrings renders attribute docstrings (a string right after the field)."""
+    import ast
+    import dataclasses
+    import inspect
+
+    import runrgateway
+    from runrgateway import _models
+
+    tree = ast.parse(inspect.getsource(_models))
+    (node,) = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == model]
+    documented = {
+        statement.target.id
+        for statement, following in zip(node.body, node.body[1:], strict=False)
+        if isinstance(statement, ast.AnnAssign)
+        and isinstance(statement.target, ast.Name)
+        and isinstance(following, ast.Expr)
+        and isinstance(following.value, ast.Constant)
+        and isinstance(following.value.value, str)
+    }
+    fields = {f.name for f in dataclasses.fields(getattr(runrgateway, model))}
+    assert fields <= documented, fields - documented
+
+
+def test_token_info_token_is_the_agent_token() -> None:
+    from datetime import datetime, timezone
+
+    from runrgateway import TokenInfo
+
+    info = TokenInfo(agent_token="abc.def", token_id="t1", expires_at=datetime.now(timezone.utc))
+    assert info.token == info.agent_token == "abc.def"
+    assert "abc.def" not in repr(info)

@@ -204,14 +204,17 @@ class GatewayClient:
 
     @property
     def base_url(self) -> str:
+        """The gateway's URL, without a trailing slash (``mock://<name>`` for the embedded one)."""
         return self._endpoint.base_url
 
     @property
     def agent_id(self) -> str:
+        """The agent the client signs as."""
         return self._agent_id
 
     @property
     def intent(self) -> str | None:
+        """The intent sent with every call (`default_intent`, then `set_intent`), or None."""
         return self._intent
 
     def set_intent(self, intent: str | None) -> None:
