@@ -48,8 +48,21 @@ class EnvironmentSettings:
         return str(self.kwargs["base_url"])
 
     @property
+    def agent_id(self) -> str:
+        return str(self.kwargs["agent_id"])
+
+    @property
     def mock(self) -> bool:
         return self.base_url.lower().startswith("mock://")
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The values to mask wherever they might be echoed (the key, its password)."""
+        return tuple(
+            str(self.kwargs[name])
+            for name in ("agent_private_key_pem", "key_password")
+            if self.kwargs.get(name)
+        )
 
 
 def _get(environ: Mapping[str, str], name: str) -> str | None:

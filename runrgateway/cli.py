@@ -37,6 +37,7 @@ from typing import Any, TextIO
 from ._async._client import GatewayClient
 from ._constants import LOGGER_NAME, MAX_TTL_MINUTES, MIN_TTL_MINUTES
 from ._environment import ENV_AGENT_ID, ENV_KEY, ENV_KEY_FILE, ENV_URL, read_environment
+from ._environment import EnvironmentSettings as Settings
 from ._errors import (
     JOBS_UNSUPPORTED,
     GatewayConfigError,
@@ -72,44 +73,15 @@ class UsageError(Exception):
 # ---------------------------------------------------------------------------- settings
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Where to connect and as whom; `throwaway` when the key was made up for mock mode."""
-
-    kwargs: dict[str, Any] = field(repr=False)
-    throwaway: bool = False
-
-    @property
-    def base_url(self) -> str:
-        return str(self.kwargs["base_url"])
-
-    @property
-    def agent_id(self) -> str:
-        return str(self.kwargs["agent_id"])
-
-    @property
-    def mock(self) -> bool:
-        return self.base_url.lower().startswith("mock://")
-
-    @property
-    def secrets(self) -> tuple[str, ...]:
-        return tuple(
-            str(self.kwargs[name])
-            for name in ("agent_private_key_pem", "key_password")
-            if self.kwargs.get(name)
-        )
-
-
 def settings_from_env(environ: Mapping[str, str], default_mock_url: str) -> Settings:
     """What `from_env()` reads; the embedded gateway with a throwaway key when
     GATEWAY_URL is unset (and nothing else is set either)."""
-    read = read_environment(environ, default_base_url=default_mock_url)
-    # Said on stderr only when the user set nothing: GATEWAY_URL=mock://x is a choice.
-    return Settings(read.kwargs, throwaway=read.fallback_url and read.throwaway_key)
+    return read_environment(environ, default_base_url=default_mock_url)
 
 
 def _announce(settings: Settings, err: TextIO, command: str) -> None:
-    if settings.throwaway:
+    # Only when the user set nothing: GATEWAY_URL=mock://x is a choice, not a surprise.
+    if settings.fallback_url:
         print(
             f"{PROG} {command}: {ENV_URL} is not set: using the embedded gateway at "
             f"{settings.base_url} "

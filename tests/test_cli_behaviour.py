@@ -184,3 +184,10 @@ def test_token_sources_are_checked() -> None:
     assert unreadable.stderr.startswith("runrgateway call: error: cannot read --token-file")
     two = run_cli("call", "serpapi", "search", env={"AGENT_TOKEN": "a b"})
     assert two.returncode == 2 and "AGENT_TOKEN: expected one agent token" in two.stderr
+
+
+def test_call_full_shows_the_managed_tokens_expiry() -> None:
+    done = run_cli("call", "serpapi", "search", "q=x", "--full")
+    assert done.returncode == 0, done.stderr
+    expires = json.loads(done.stdout)["token_expires_at"]
+    assert isinstance(expires, str) and expires.endswith("Z")  # ISO 8601 UTC, not null
