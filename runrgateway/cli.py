@@ -224,7 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
             "(PEM text) or AGENT_PRIVATE_KEY_FILE to use a real gateway; without them the "
             "commands use the embedded gateway (mock://) with a throwaway key."
         ),
-        epilog="Exit codes: 0 success, 1 gateway error, 2 usage error.",
+        epilog="Exit codes: 0 success, 1 gateway error, 2 usage error, 130 interrupted, "
+        "141 stdout closed early (e.g. piped into head).",
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -779,7 +780,7 @@ def _wait_with_progress(
     """`wait_for_job` with a status line on a terminal."""
 
     def show(job: JobResponse, elapsed_s: float) -> None:
-        err.write(f"\rjob {job_id}: {job.status:<8} {elapsed_s:5.1f} s")
+        err.write(f"\r{PROG} job: {job_id} {job.status:<8} {elapsed_s:5.1f} s")
         err.flush()
 
     try:

@@ -303,8 +303,10 @@ def test_job_wait_shows_progress_on_a_terminal() -> None:
     assert code == 0
     assert json.loads(out.getvalue())["status"] == "done"
     progress = err.getvalue()
-    assert f"\rjob {job_id}: running" in progress or f"\rjob {job_id}: queued" in progress
-    assert f"\rjob {job_id}: done" in progress and progress.endswith("\n")
+    assert f"\rrunrgateway job: {job_id} running" in progress or (
+        f"\rrunrgateway job: {job_id} queued" in progress
+    )
+    assert f"\rrunrgateway job: {job_id} done" in progress and progress.endswith("\n")
 
 
 def test_unknown_job_is_a_gateway_error() -> None:
