@@ -317,6 +317,14 @@ def job_path(job_id: Any) -> str:
     return f"/api/jobs/{segment}"
 
 
+def merged_policy_path(agent_id: str) -> str:
+    """`/api/policies/merged/{agent_id}` with the id as exactly one path segment."""
+    segment = quote(agent_id, safe="")
+    if segment in (".", ".."):
+        segment = segment.replace(".", "%2E")
+    return f"/api/policies/merged/{segment}"
+
+
 def load_agent_key(pem: Any, password: Any, *, mock: bool) -> AgentKey:
     """The agent's signing key; a placeholder (not PEM) is accepted only for mock:// URLs."""
     if password is not None and not isinstance(password, (str, bytes)):

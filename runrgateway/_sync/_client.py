@@ -60,6 +60,7 @@ from .._requests import (
     is_read_only,
     job_path,
     load_agent_key,
+    merged_policy_path,
     outgoing_params,
     parse_base_url,
     proof_payload_text,
@@ -501,6 +502,26 @@ class SyncGatewayClient:
             sleep(min(interval, left))
             interval = min(interval * 1.5, JOB_POLL_CAP_S)
 
+    # Policies
+
+    def get_policy(self) -> dict[str, Any]:
+        """The policy the gateway applies to this agent: its own and its role's, merged.
+
+        `GET /api/policies/merged/{agent_id}`; returns the gateway's ``mergedSpec``: a dict
+        with ``scopes`` (the ``"tool:action"`` pairs allowed) and, when set, ``intent`` and
+        ``guards``. An agent without policies is denied everything (``scopes == []``). A
+        gateway without this route raises the `GatewayError` for its 404.
+        """
+        correlation_id = generate_correlation_id()
+        response, attempts = self._send(
+            "GET",
+            merged_policy_path(self._agent_id),
+            body=None,
+            correlation_id=correlation_id,
+            idempotent=True,
+        )
+        return _decode(response, correlation_id, attempts, _merged_spec)
+
     # Transport
 
     def _send(
@@ -772,6 +793,16 @@ def _decode(
             server_correlation_id=response.headers.get("x-correlation-id"),
             attempts=attempts,
         ) from None
+
+
+def _merged_spec(body: dict[str, Any]) -> dict[str, Any]:
+    spec = body.get("mergedSpec")
+    if not isinstance(spec, dict):
+        raise ValueError("the merged-policy answer has no mergedSpec object")
+    scopes = spec.get("scopes")
+    if not isinstance(scopes, list) or not all(isinstance(scope, str) for scope in scopes):
+        raise ValueError("the merged policy's scopes are not a list of strings")
+    return spec
 
 
 def _token_info(body: dict[str, Any], request: dict[str, Any], options: TokenOptions) -> TokenInfo:

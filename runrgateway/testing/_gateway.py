@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from .._constants import HEADER_IDEMPOTENCY_KEY
 from .._errors import SIGNATURE_INVALID, VALIDATION_FAILED
@@ -35,6 +36,7 @@ from ._routes import (
     generate_token,
     get_job,
     health,
+    merged_policy,
     not_found,
     revoke_token,
 )
@@ -52,6 +54,7 @@ MAX_LOGGED_REQUESTS = 10_000
 _SIGNED_ROUTES = ("generate-token", "proxy-request", "jobs")
 _REVOKE_PREFIX, _REVOKE_SUFFIX = "/api/admin/tokens/", "/revoke"
 _JOBS_PREFIX = "/api/jobs/"
+_MERGED_POLICY_PREFIX = "/api/policies/merged/"
 
 
 @dataclass(frozen=True)
@@ -227,6 +230,10 @@ class EmbeddedGateway:
             return self._signed(request, job.agent_id if job else None) or get_job(
                 self._state, job_id
             )
+        if method == "GET" and path.startswith(_MERGED_POLICY_PREFIX):
+            agent_id = unquote(path[len(_MERGED_POLICY_PREFIX) :])
+            if agent_id and "/" not in agent_id:  # an admin route, as policies: not agent-signed
+                return merged_policy(self._state, agent_id)
         if method != "POST":
             return not_found(method, path)
         if path.startswith(_REVOKE_PREFIX) and path.endswith(_REVOKE_SUFFIX):

@@ -57,6 +57,15 @@ class MergedSpec:
     intent: str | None = None
     guards: dict[str, Any] = field(default_factory=dict)
 
+    def to_wire(self) -> dict[str, Any]:
+        """The `mergedSpec` the real gateway answers: `scopes`, and `intent`/`guards` when set."""
+        wire: dict[str, Any] = {"scopes": list(self.scopes)}
+        if self.intent:
+            wire["intent"] = self.intent
+        if self.guards:
+            wire["guards"] = dict(self.guards)
+        return wire
+
 
 def spec_errors(spec: Any) -> list[str]:
     """Problems with a policy spec, empty when it is usable."""
@@ -125,15 +134,19 @@ class PolicyStore:
 
     def merged_for(self, agent_id: str, role: str) -> MergedSpec:
         """The agent's policies, then its role's, merged; the fallback (or deny-all) when none."""
+        return self.merged_with_sources(agent_id, role)[0]
+
+    def merged_with_sources(self, agent_id: str, role: str) -> tuple[MergedSpec, list[str]]:
+        """`merged_for` and the ids of the policies it merged (none for the fallback)."""
         with self._lock:
-            own = [p.spec for p in self._policies if p.agent_id == agent_id]
-            by_role = [p.spec for p in self._policies if p.role is not None and p.role == role]
-        specs = own + by_role
-        if not specs:
+            own = [p for p in self._policies if p.agent_id == agent_id]
+            by_role = [p for p in self._policies if p.role is not None and p.role == role]
+        sources = own + by_role
+        if not sources:
             if self.fallback is not None:
-                return merge_specs([self.fallback])
-            return MergedSpec(scopes=[], intent="default_deny")
-        return merge_specs(specs)
+                return merge_specs([self.fallback]), []
+            return MergedSpec(scopes=[], intent="default_deny"), []
+        return merge_specs([p.spec for p in sources]), [p.policy_id for p in sources]
 
     def evaluate(
         self, agent_id: str, role: str, tool: str, action: str, request_data: dict[str, Any]

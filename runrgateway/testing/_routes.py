@@ -125,6 +125,25 @@ def create_policy(state: GatewayState, body: Any) -> GatewayResponse:
     return json_response(201, policy.to_wire())
 
 
+def merged_policy(state: GatewayState, agent_id: str) -> GatewayResponse:
+    """`GET /api/policies/merged/{agent_id}`: the spec the policy engine applies to the agent.
+
+    The real gateway answers ``{agentId, agentRole, mergedSpec, sourcePolicies}``; an agent
+    without policies gets its deny-all spec (here: the fallback spec, when one is set).
+    """
+    agent = state.agents.get(agent_id)
+    if agent is None:
+        return error_response(404, "Agent not found", AGENT_NOT_FOUND)
+    merged, sources = state.policies.merged_with_sources(agent.agent_id, agent.role)
+    body = {
+        "agentId": agent.agent_id,
+        "agentRole": agent.role,
+        "mergedSpec": merged.to_wire(),
+        "sourcePolicies": sources,
+    }
+    return json_response(200, body)
+
+
 def health(state: GatewayState) -> GatewayResponse:
     """`GET /api/health`."""
     body = {"status": "ok", "timestamp": iso_utc_ms(state.clock()), "version": __version__}

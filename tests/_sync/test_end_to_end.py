@@ -136,6 +136,36 @@ def test_policy_denial_and_intent_mismatch(
     )
 
 
+def test_get_policy_reads_the_merged_policy_over_the_wire(
+    server: GatewayServer, gateway: EmbeddedGateway, ed25519: AgentKey
+) -> None:
+    agent = gateway.create_agent("merged", role="analyst", public_key_pem=ed25519.public_key_pem())
+    with SyncGatewayClient(server.url, agent.agent_id, ed25519.private_key_pem()) as gw:
+        assert gw.get_policy() == {"scopes": list(ALLOW_BUILTIN_TOOLS["scopes"])}
+        gateway.add_policy(["serpapi:search"], agent_id=agent.agent_id, intent="research")
+        gateway.add_policy(["http_fetch:get", "serpapi:search"], role="analyst")
+        gateway.add_policy(["openai:chat"], role="someone-else")
+        assert gw.get_policy() == {
+            "scopes": ["serpapi:search", "http_fetch:get"],
+            "intent": "research",
+        }
+    gateway.set_default_policy(None)
+    other = gateway.create_agent("no policy", public_key_pem=ed25519.public_key_pem())
+    with SyncGatewayClient(server.url, other.agent_id, ed25519.private_key_pem()) as gw:
+        assert gw.get_policy() == {"scopes": [], "intent": "default_deny"}
+    gateway.set_default_policy(ALLOW_BUILTIN_TOOLS)
+
+
+def test_get_policy_of_an_unknown_agent_is_a_typed_error(
+    server: GatewayServer, ed25519: AgentKey
+) -> None:
+    with SyncGatewayClient(server.url, "nobody", ed25519.private_key_pem()) as gw:
+        with pytest.raises(GatewayAuthError) as caught:
+            gw.get_policy()
+    assert caught.value.status_code == 404
+    assert caught.value.code == "AGENT_NOT_FOUND"
+
+
 def test_rate_limit_waited_out(client: SyncGatewayClient, gateway: EmbeddedGateway) -> None:
     gateway.fail_next(1, status=429, route="proxy-request", retry_after=0.3)
     started = time.monotonic()
