@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from runrgateway.testing import (
+    BUILTIN_SCOPES,
     EmbeddedGateway,
     GatewayMockTransport,
     ManualClock,
@@ -48,6 +49,30 @@ def test_create_agent_missing_fields(wire: WireClient, missing: str) -> None:
         "error": "Missing required fields: name, created_by, and role are required.",
         "code": "VALIDATION_FAILED",
     }
+
+
+def test_merged_policy_route(wire: WireClient, gateway: EmbeddedGateway) -> None:
+    wire.token()  # the agent exists once it has called (mock mode creates it on the fly)
+    fallback = wire.get(f"/api/policies/merged/{AGENT_ID}", sign=False)
+    assert fallback.status_code == 200
+    assert fallback.json() == {
+        "agentId": AGENT_ID,
+        "agentRole": "agent",
+        "mergedSpec": {"scopes": list(BUILTIN_SCOPES)},
+        "sourcePolicies": [],
+    }
+    own = gateway.add_policy(["serpapi:search"], agent_id=AGENT_ID, intent="research")
+    by_role = gateway.add_policy(["http_fetch:get"], role="agent", guards={"maxRequestSize": 10})
+    merged = wire.get(f"/api/policies/merged/{AGENT_ID}", sign=False).json()
+    assert merged["mergedSpec"] == {
+        "scopes": ["serpapi:search", "http_fetch:get"],
+        "intent": "research",
+        "guards": {"maxRequestSize": 10},
+    }
+    assert merged["sourcePolicies"] == [own, by_role]
+    unknown = wire.get("/api/policies/merged/nobody", sign=False)
+    assert unknown.status_code == 404
+    assert unknown.json() == {"error": "Agent not found", "code": "AGENT_NOT_FOUND"}
 
 
 def test_policies_route(wire: WireClient, gateway: EmbeddedGateway) -> None:
