@@ -46,3 +46,6 @@ HEADER_IDEMPOTENCY_KEY = "idempotency-key"
 HEADER_ROTATION_RECOMMENDED = "x-token-rotation-recommended"
 HEADER_TOKEN_EXPIRES_AT = "x-token-expires-at"
 HEADER_IDEMPOTENT_REPLAYED = "idempotent-replayed"
+
+MCP_INSTALL_HINT = 'the MCP server needs the mcp extra: pip install "runrgateway[mcp]"'
+"""What `runrgateway mcp` (and `import runrgateway.mcp`) says when the extra is missing."""

@@ -1,4 +1,4 @@
-"""The `runrgateway` command line: demo, keygen, serve, call, token, job.
+"""The `runrgateway` command line: demo, keygen, serve, call, token, job, mcp.
 
 Configuration comes from the environment, read as `GatewayClient.from_env()` reads it
 (`_environment.py`): ``GATEWAY_URL``, ``AGENT_ID``, the agent's private key as PEM text
@@ -35,7 +35,7 @@ from types import FrameType
 from typing import Any, TextIO
 
 from ._async._client import GatewayClient
-from ._constants import LOGGER_NAME, MAX_TTL_MINUTES, MIN_TTL_MINUTES
+from ._constants import LOGGER_NAME, MAX_TTL_MINUTES, MCP_INSTALL_HINT, MIN_TTL_MINUTES
 from ._environment import ENV_AGENT_ID, ENV_KEY, ENV_KEY_FILE, ENV_URL, read_environment
 from ._environment import EnvironmentSettings as Settings
 from ._errors import (
@@ -354,6 +354,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=_positive_float, default=60.0, help="seconds for --wait (default 60)"
     )
     job.set_defaults(run=cmd_job)
+
+    mcp = commands.add_parser(
+        "mcp",
+        parents=[common],
+        help="serve the gateway's tools to MCP clients over stdio",
+        description="An MCP server over stdin/stdout: one tool per gateway tool:action the "
+        "agent's policies allow (serpapi_search, http_fetch_get, ...), each call signed and "
+        'made by the SDK. Needs the extra: pip install "runrgateway[mcp]". Logs go to '
+        "stderr (RUNRGATEWAY_LOG=debug|info, or -v). Stops when stdin closes.",
+    )
+    mcp.add_argument(
+        "--tools",
+        type=_comma_list,
+        metavar="NAMES",
+        help="list only these, e.g. serpapi_search,http_fetch (a tool name, tool:action, or "
+        "a gateway tool for all its actions)",
+    )
+    mcp.add_argument(
+        "--intent", help="the intent sent with every call (a call's own intent argument wins)"
+    )
+    mcp.set_defaults(run=cmd_mcp)
     return parser
 
 
@@ -788,6 +809,42 @@ def _wait_with_progress(
     finally:
         err.write("\n")
         err.flush()
+
+
+# ------------------------------------------------------------------------------- mcp
+
+
+def cmd_mcp(ctx: Context) -> int:
+    """`runrgateway mcp`: the MCP server (imported here only: the base install lacks mcp)."""
+    from . import mcp as tools
+
+    args = ctx.args
+    try:
+        requested = tools.resolve_names(args.tools) if args.tools else None
+    except tools.UnknownToolName as exc:
+        raise UsageError(f"--tools: {exc}") from None
+    try:
+        server = tools.load_server()
+    except ImportError as exc:
+        if exc.name != "mcp":
+            raise
+        print(f"{PROG} mcp: {MCP_INSTALL_HINT}", file=ctx.err)
+        return EXIT_USAGE
+    from .mcp._logs import configure
+
+    settings = ctx.settings("mock://mcp")
+    configure(ctx.environ, bool(getattr(args, "verbose", False)), ctx.err, ctx.secrets)
+
+    async def serve() -> None:
+        # Made inside the loop that uses it (one async client per event loop).
+        kwargs = dict(settings.kwargs)
+        if args.intent is not None:
+            kwargs["default_intent"] = args.intent
+        client = GatewayClient(**kwargs)
+        await server.run_stdio(client, requested=requested, secrets=ctx.secrets)
+
+    asyncio.run(serve())
+    return EXIT_OK
 
 
 # ------------------------------------------------------------------------------ main
