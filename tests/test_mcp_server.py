@@ -231,6 +231,7 @@ async def test_only_the_tools_the_policy_allows_and_a_denial_with_its_reason(
         denied = await session.call("serpapi_search", {"query": "plumbers", "intent": "marketing"})
         allowed = await session.call("serpapi_search", {"query": "plumbers", "intent": "research"})
         fetched = await session.call("http_fetch_get", {"url": "https://example.com/a"})
+        not_a_url = await session.call("http_fetch_get", {"url": "not a url"})
         stderr = session.stderr()
     assert [tool.name for tool in listed] == ["serpapi_search", "http_fetch_get"]
     intent_text = listed[0].input_schema["properties"]["intent"]["description"]
@@ -245,6 +246,11 @@ async def test_only_the_tools_the_policy_allows_and_a_denial_with_its_reason(
     assert error["reason"] == "Intent mismatch. Required: research, provided: marketing"
     assert not allowed.is_error and allowed.structured_content
     assert not fetched.is_error and fetched.structured_content
+    assert not_a_url.is_error  # refused by the gateway's validator, naming the field
+    assert "The gateway refused the arguments of http_fetch_get: url: Invalid url" in text_of(
+        not_a_url
+    )
+    assert not_a_url.structured_content["error"]["fields"] == ["url: Invalid url"]  # type: ignore[index]
     assert len(gateway.tool_calls) == 2  # the denied call never ran the tool
     # secrets: neither the key nor a whole token in the log or in what the model reads
     key_body = agent.key.private_key_pem().splitlines()[1]
@@ -300,12 +306,25 @@ async def test_side_effects_are_never_repeated(gateway: EmbeddedGateway, agent: 
 async def test_a_gateway_that_cannot_say_lists_every_builtin_tool(
     gateway: EmbeddedGateway, agent: Agent
 ) -> None:
+    from cryptography.hazmat.primitives import serialization
+
     gateway.fail_next(1, 404, body={"error": "Not Found", "code": "NOT_FOUND"}, route="policies")
-    async with mcp_server("--tools", "serpapi_search,gmail_send", env=agent.env) as session:
+    key = serialization.load_pem_private_key(agent.key.private_key_pem().encode(), None)
+    encrypted = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"correct horse"),
+    ).decode()
+    env = {**agent.env, "AGENT_PRIVATE_KEY": encrypted, "AGENT_KEY_PASSWORD": "correct horse"}
+    gateway.add_policy(["gmail_send:profile"], agent_id=agent.agent_id)
+    async with mcp_server("--tools", "serpapi_search,gmail_send", env=env) as session:
         names = [tool.name for tool in (await session.client.list_tools()).tools]
+        profile = await session.call("gmail_send_profile")
         stderr = session.stderr()
     assert names == ["serpapi_search", "gmail_send_send", "gmail_send_profile"]
     assert "did not say which tools" in stderr
+    assert not profile.is_error  # signed with the encrypted key, opened with the password
+    assert "correct horse" not in stderr
 
 
 def test_stdout_is_protocol_only_and_the_server_exits_when_stdin_closes(
@@ -383,3 +402,26 @@ def test_stdout_is_protocol_only_and_the_server_exits_when_stdin_closes(
     assert "stdin closed: stopping" in stderr
     assert "POST /api/proxy-request" in stderr  # -v: one DEBUG line per attempt
     assert agent.key.private_key_pem().splitlines()[1] not in stderr
+
+
+def test_the_python_block_of_docs_mcp_runs_as_written() -> None:
+    """docs/mcp.md's `mcp-client` block (bare `await`, as the docs' snippets are written)."""
+    from pathlib import Path
+
+    page = (Path(__file__).parent.parent / "docs" / "mcp.md").read_text(encoding="utf-8")
+    block = page.split("<!-- runnable: mcp-client -->\n```python\n", 1)[1].split("```", 1)[0]
+    body = "\n".join(f"    {line}" for line in block.splitlines())
+    script = f"import asyncio\n\n\nasync def main():\n{body}\n\n\nasyncio.run(main())\n"
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": ""},
+    )
+    assert done.returncode == 0, done.stderr
+    listed, called = done.stdout.splitlines()
+    assert listed == "['serpapi_search']"
+    assert called.startswith("False serpapi:search succeeded: ")  # is_error False
+    assert "throwaway key" in done.stderr

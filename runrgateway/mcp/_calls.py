@@ -85,6 +85,8 @@ def _describe(problem: SchemaViolation) -> str:
         unknown = sorted(name for name in problem.instance if name not in known)
         allowed = ", ".join(known) or "none"
         return "; ".join(f"{name}: unknown argument (allowed: {allowed})" for name in unknown)
+    if problem.validator == "pattern" and problem.schema.get("format") == "email":
+        return f"{where}: not an email address: {problem.instance!r}"
     return f"{where or 'arguments'}: {problem.message}"
 
 
