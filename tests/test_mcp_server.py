@@ -26,6 +26,7 @@ from runrgateway import AgentKey, SyncGatewayClient
 from runrgateway.mcp import CATALOG
 from runrgateway.testing import EmbeddedGateway, GatewayServer, new_mock_gateway
 from runrgateway.testing._tools import _SCHEMAS
+from tests.test_mcp_extra import run_python
 
 ALL_TOOLS = [
     "serpapi_search",
@@ -412,14 +413,7 @@ def test_the_python_block_of_docs_mcp_runs_as_written() -> None:
     block = page.split("<!-- runnable: mcp-client -->\n```python\n", 1)[1].split("```", 1)[0]
     body = "\n".join(f"    {line}" for line in block.splitlines())
     script = f"import asyncio\n\n\nasync def main():\n{body}\n\n\nasyncio.run(main())\n"
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={"PATH": ""},
-    )
+    done = run_python(script)
     assert done.returncode == 0, done.stderr
     listed, called = done.stdout.splitlines()
     assert listed == "['serpapi_search']"

@@ -170,12 +170,16 @@ def _reason_line(spec: ToolSpec, exc: GatewayError) -> str:
     if isinstance(exc, GatewayUpstreamError):
         wait = exc.retry_after
         later = f" Retry after {wait:g} s." if wait is not None else ""
-        once = (
-            " It was not retried, so as not to repeat a side effect: check before sending again."
-            if spec.side_effect
-            else later or " Retrying later may work."
-        )
-        return f"The outside service behind {spec.scope} failed: {_upstream_detail(exc)}.{once}"
+        if not spec.side_effect:
+            advice = later or " Retrying later may work."
+        elif exc.attempts == 1:
+            advice = (
+                " It was not retried, so as not to repeat a side effect: check before sending "
+                "again."
+            )
+        else:  # retried only because the gateway keeps idempotency keys
+            advice = f" Tried {exc.attempts} times with the same idempotency key."
+        return f"The outside service behind {spec.scope} failed: {_upstream_detail(exc)}.{advice}"
     if isinstance(exc, GatewayAuthError):
         return (
             f"The gateway refused this agent's credentials for {spec.scope}: {exc.message}. "

@@ -71,15 +71,27 @@ class ToolSpec:
         return schema
 
 
-def _text(low: int | None = None, high: int | None = None, description: str = "") -> dict[str, Any]:
-    rule: dict[str, Any] = {"type": "string"}
+_BOUNDS = {"string": ("minLength", "maxLength"), "integer": ("minimum", "maximum")}
+_BOUNDS["number"] = _BOUNDS["integer"]
+
+
+def _rule(
+    kind: str, low: float | None = None, high: float | None = None, description: str = ""
+) -> dict[str, Any]:
+    """A JSON Schema rule; bounds are lengths for strings, values for numbers."""
+    rule: dict[str, Any] = {"type": kind}
+    low_key, high_key = _BOUNDS[kind]
     if low is not None:
-        rule["minLength"] = low
+        rule[low_key] = low
     if high is not None:
-        rule["maxLength"] = high
+        rule[high_key] = high
     if description:
         rule["description"] = description
     return rule
+
+
+def _text(low: int | None = None, high: int | None = None, description: str = "") -> dict[str, Any]:
+    return _rule("string", low, high, description)
 
 
 def _whole(
@@ -87,18 +99,7 @@ def _whole(
 ) -> dict[str, Any]:
     # The validator says "number"; these are counts and milliseconds, so a whole number
     # (which every such validator accepts) is what a model should send.
-    rule: dict[str, Any] = {"type": "integer"}
-    if low is not None:
-        rule["minimum"] = low
-    if high is not None:
-        rule["maximum"] = high
-    if description:
-        rule["description"] = description
-    return rule
-
-
-def _fraction(low: float, high: float, description: str) -> dict[str, Any]:
-    return {"type": "number", "minimum": low, "maximum": high, "description": description}
+    return _rule("integer", low, high, description)
 
 
 _EMAIL: dict[str, Any] = {
@@ -117,7 +118,7 @@ _FETCH: dict[str, dict[str, Any]] = {
 }
 _LLM: dict[str, dict[str, Any]] = {
     "model": _text(description="The model name (the gateway's default when omitted)."),
-    "temperature": _fraction(0, 2, "Sampling temperature."),
+    "temperature": _rule("number", 0, 2, "Sampling temperature."),
     "max_tokens": _whole(1, 4000, "The most tokens to generate."),
 }
 
