@@ -158,8 +158,37 @@ async def test_tools_option_narrows_the_list() -> None:
     async with mcp_server("--tools", "serpapi,http_fetch_get") as session:
         names = [tool.name for tool in (await session.client.list_tools()).tools]
         refused = await session.call("gmail_send_send", EMAIL)
+        stderr = session.stderr()
     assert names == ["serpapi_search", "http_fetch_get"]
     assert refused.is_error and "Unknown tool" in text_of(refused)
+    assert " INFO " not in stderr and " DEBUG " not in stderr  # no RUNRGATEWAY_LOG: warnings
+
+
+def test_log_records_are_masked() -> None:
+    import io
+    import logging
+
+    from runrgateway.mcp._logs import configure
+
+    stream = io.StringIO()
+    logger = logging.getLogger("runrgateway")
+    saved = (logger.handlers[:], logger.level)
+    logger.handlers.clear()
+    try:
+        configure({"RUNRGATEWAY_LOG": "info"}, False, stream, ["s3cr3t-passphrase"])
+        pem = AgentKey.generate("ed25519").private_key_pem()
+        logging.getLogger("runrgateway.mcp").info("key %s password %s", pem, "s3cr3t-passphrase")
+        logging.getLogger("runrgateway.mcp").debug("not at info")
+        try:
+            raise ValueError(f"Bearer abc.def.ghi and {pem}")
+        except ValueError:
+            logging.getLogger("runrgateway.mcp").exception("failed")
+    finally:
+        logger.handlers[:], logger.level = saved
+    logged = stream.getvalue()
+    assert "PRIVATE KEY" not in logged and "s3cr3t-passphrase" not in logged
+    assert "abc.def.ghi" not in logged and "not at info" not in logged
+    assert "***MASKED***" in logged and "ValueError" in logged
 
 
 def test_an_unknown_tools_entry_is_a_usage_error() -> None:
