@@ -33,6 +33,8 @@ from ._catalog import IDEMPOTENCY_ARGUMENT, ToolSpec
 
 TEXT_LIMIT = 4000
 """Characters of JSON in a result's text; the whole result is in the structured content."""
+ERROR_LINE_LIMIT = 600
+"""Characters of an error's line (an upstream's details can be a whole page)."""
 
 _META_PREFIX = "runrgateway/"
 
@@ -59,13 +61,12 @@ class InvalidArguments(ValueError):
     """The arguments do not fit the tool's schema; the message names the fields."""
 
 
-def prepare(
-    spec: ToolSpec, arguments: Mapping[str, Any] | None, schema: Mapping[str, Any]
-) -> PreparedCall:
+def prepare(arguments: Mapping[str, Any] | None, schema: Mapping[str, Any]) -> PreparedCall:
     """The gateway params for `arguments`, checked against `schema` (the listed one)."""
     given = dict(arguments or {})
     problems = sorted(
-        Draft202012Validator(schema).iter_errors(given), key=lambda e: list(e.absolute_path)
+        Draft202012Validator(schema).iter_errors(given),
+        key=lambda e: [str(part) for part in e.absolute_path],  # field order, then the rest
     )
     if problems:
         raise InvalidArguments("; ".join(_describe(problem) for problem in problems))
@@ -154,10 +155,10 @@ def failure(spec: ToolSpec, exc: GatewayError, secrets: Sequence[str]) -> Outcom
 
 def _reason_line(spec: ToolSpec, exc: GatewayError) -> str:
     if isinstance(exc, GatewayPolicyError):
-        reason = exc.reason or exc.message
+        reason = (exc.reason or exc.message).rstrip(". ")
         return (
-            f"Policy denied {spec.scope}: {reason}. This agent's policies do not allow this "
-            "call as made; retrying it the same way will be denied again."
+            f"Policy denied {spec.scope}: {reason}. This agent's policies do not allow the "
+            "call as made: do not retry it unchanged."
         )
     if isinstance(exc, GatewayRateLimitError):
         wait = exc.retry_after
@@ -218,4 +219,7 @@ def _upstream_detail(exc: GatewayError) -> str:
 
 
 def _error(text: str, error: dict[str, Any]) -> Outcome:
-    return Outcome(" ".join(text.split()), {"error": error}, is_error=True)
+    line = " ".join(text.split())
+    if len(line) > ERROR_LINE_LIMIT:
+        line = line[: ERROR_LINE_LIMIT - 3] + "..."
+    return Outcome(line, {"error": error}, is_error=True)

@@ -127,7 +127,7 @@ class GatewayTools:
         self, spec: ToolSpec, arguments: Mapping[str, Any] | None, schema: dict[str, Any]
     ) -> Outcome:
         try:
-            call = prepare(spec, arguments, schema)
+            call = prepare(arguments, schema)
         except InvalidArguments as problem:
             return invalid(spec, problem)
         try:
