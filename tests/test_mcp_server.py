@@ -313,7 +313,7 @@ async def test_side_effects_are_never_repeated(gateway: EmbeddedGateway, agent: 
     gateway.add_policy(["gmail_send:send"], agent_id=agent.agent_id)
     gateway.fail_tool_next(1, "SMTP relay unavailable", tool="gmail_send")
     keyed = {**EMAIL, "idempotency_key": "welcome-lead-42"}
-    async with mcp_server(env=agent.env) as session:
+    async with mcp_server("--intent", "outreach", env=agent.env) as session:
         failed = await session.call("gmail_send_send", EMAIL)
         runs_after_failure = len(gateway.tool_calls)
         first = await session.call("gmail_send_send", keyed)
@@ -331,6 +331,7 @@ async def test_side_effects_are_never_repeated(gateway: EmbeddedGateway, agent: 
     proxied = [r for r in gateway.requests if r.route == "proxy-request"]
     assert [r.headers.get("idempotency-key") for r in proxied[1:]] == ["welcome-lead-42"] * 2
     assert all("idempotency_key" not in r.json["params"] for r in proxied)
+    assert {r.json["params"]["intent"] for r in proxied} == {"outreach"}  # from --intent
 
 
 async def test_a_gateway_that_cannot_say_lists_every_builtin_tool(
