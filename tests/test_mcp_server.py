@@ -24,7 +24,13 @@ from mcp.types import CallToolResult
 
 from runrgateway import AgentKey, SyncGatewayClient
 from runrgateway.mcp import CATALOG
-from runrgateway.testing import EmbeddedGateway, GatewayServer, new_mock_gateway
+from runrgateway.testing import (
+    EmbeddedGateway,
+    GatewayOutcome,
+    GatewayRequest,
+    GatewayServer,
+    new_mock_gateway,
+)
 from runrgateway.testing._tools import _SCHEMAS
 from tests.test_mcp_extra import run_python
 
@@ -332,6 +338,37 @@ async def test_side_effects_are_never_repeated(gateway: EmbeddedGateway, agent: 
     assert [r.headers.get("idempotency-key") for r in proxied[1:]] == ["welcome-lead-42"] * 2
     assert all("idempotency_key" not in r.json["params"] for r in proxied)
     assert {r.json["params"]["intent"] for r in proxied} == {"outreach"}  # from --intent
+
+
+class GatewayKeepingNoKeys(EmbeddedGateway):
+    """Answers without the Idempotency-Key echo: to a client, a gateway that keeps no keys
+    (as the real one: it ignores the header)."""
+
+    def handle(self, request: GatewayRequest) -> GatewayOutcome:
+        outcome = super().handle(request)
+        if outcome.response is not None:
+            outcome.response.headers.pop("idempotency-key", None)
+        return outcome
+
+
+async def test_a_keyed_email_to_a_failing_gateway_that_keeps_no_keys_is_sent_once() -> None:
+    key = AgentKey.generate("ed25519")
+    with GatewayServer(GatewayKeepingNoKeys("mcp-keyless", rate_limit=None)) as server:
+        gateway = server.gateway
+        agent = gateway.create_agent("keyless", public_key_pem=key.public_key_pem())
+        gateway.add_policy(["gmail_send:send"], agent_id=agent.agent_id)
+        gateway.fail_tool_next(1, "SMTP relay unavailable", tool="gmail_send")
+        env = {
+            "GATEWAY_URL": server.url,
+            "AGENT_ID": agent.agent_id,
+            "AGENT_PRIVATE_KEY": key.private_key_pem(),
+        }
+        async with mcp_server(env=env) as session:
+            failed = await session.call("gmail_send_send", {**EMAIL, "idempotency_key": "k-1"})
+        runs = [run for run in gateway.tool_calls if run.tool == "gmail_send"]
+    assert failed.is_error and "SMTP relay unavailable" in text_of(failed)
+    assert "not retried" in text_of(failed)
+    assert len(runs) == 1  # a retry would have succeeded, and sent a second email
 
 
 async def test_a_gateway_that_cannot_say_lists_every_builtin_tool(
