@@ -473,14 +473,12 @@ def test_stdout_is_protocol_only_and_the_server_exits_when_stdin_closes(
 
 
 def test_the_python_block_of_docs_mcp_runs_as_written() -> None:
-    """docs/mcp.md's `mcp-client` block (bare `await`, as the docs' snippets are written)."""
+    """docs/mcp.md's `mcp-client` block, run as a script."""
     from pathlib import Path
 
     page = (Path(__file__).parent.parent / "docs" / "mcp.md").read_text(encoding="utf-8")
     block = page.split("<!-- runnable: mcp-client -->\n```python\n", 1)[1].split("```", 1)[0]
-    body = "\n".join(f"    {line}" for line in block.splitlines())
-    script = f"import asyncio\n\n\nasync def main():\n{body}\n\n\nasyncio.run(main())\n"
-    done = run_python(script)
+    done = run_python(block)
     assert done.returncode == 0, done.stderr
     listed, called = done.stdout.splitlines()
     assert listed == "['serpapi_search']"
