@@ -735,7 +735,8 @@ def _call_token(ctx: Context) -> str | None:
             return None
     token = text.strip()
     if not token or any(char.isspace() for char in token):
-        raise UsageError(f"{where}: expected one agent token (no spaces or line breaks inside)")
+        # "NAME: value" would read as a secret to the masking of messages: no colon here.
+        raise UsageError(f"{where} must hold one agent token (no spaces or line breaks inside)")
     return token
 
 

@@ -183,7 +183,7 @@ def test_token_sources_are_checked() -> None:
     assert unreadable.returncode == 2
     assert unreadable.stderr.startswith("runrgateway call: error: cannot read --token-file")
     two = run_cli("call", "serpapi", "search", env={"AGENT_TOKEN": "a b"})
-    assert two.returncode == 2 and "AGENT_TOKEN: expected one agent token" in two.stderr
+    assert two.returncode == 2 and "AGENT_TOKEN must hold one agent token" in two.stderr
 
 
 def test_call_full_shows_the_managed_tokens_expiry() -> None:
