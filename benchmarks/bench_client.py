@@ -34,7 +34,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import httpx2
 
 from runrgateway import GatewayClient, SyncGatewayClient
 from runrgateway._signing import AgentKey, RequestSigner
@@ -45,7 +45,7 @@ PARAMS = {"query": "rfc 9421 http message signatures in python", "num": 5}
 KEY_KINDS = (("ed25519", "ed25519"), ("rsa", "rsa"))  # (label, AgentKey.generate kind)
 PROXY_PATH = "/api/proxy-request"
 # Both sides of the concurrency figures use these limits (the SDK through `http_client`).
-LIMITS = httpx.Limits(max_connections=32, max_keepalive_connections=32)
+LIMITS = httpx2.Limits(max_connections=32, max_keepalive_connections=32)
 SECTIONS = ("latency", "concurrency", "cold", "memory", "roundtrips")
 
 
@@ -110,7 +110,7 @@ class Gateway:
         self.url = self.server.url
         self.agents: dict[str, Agent] = {}
         try:
-            with httpx.Client(base_url=self.url, timeout=10.0) as admin:
+            with httpx2.Client(base_url=self.url, timeout=10.0) as admin:
                 for label, key in keys.items():
                     created = admin.post(
                         "/api/create-agent",
@@ -177,7 +177,7 @@ class Floor:
         return out
 
 
-def _data(response: httpx.Response) -> Any:
+def _data(response: httpx2.Response) -> Any:
     if response.status_code != 200:
         raise RuntimeError(f"floor request failed: {response.status_code} {response.text[:200]}")
     return response.json()["data"]
@@ -244,7 +244,7 @@ async def _latency_async(
         for _ in range(5):
             await sdk_call()
         floor = Floor(agent, gw.url, *gw.last_proxy_request())
-        async with httpx.AsyncClient() as raw:
+        async with httpx2.AsyncClient() as raw:
 
             async def raw_call(headers: dict[str, str]) -> None:
                 _data(await raw.post(floor.url, content=floor.body, headers=headers))
@@ -283,7 +283,7 @@ def _latency_sync(settings: Settings, gw: Gateway, agent: Agent, managed: bool) 
         for _ in range(5):
             sdk_call()
         floor = Floor(agent, gw.url, *gw.last_proxy_request())
-        with httpx.Client() as raw:
+        with httpx2.Client() as raw:
 
             def raw_call(headers: dict[str, str]) -> None:
                 _data(raw.post(floor.url, content=floor.body, headers=headers))
@@ -349,8 +349,8 @@ async def _concurrency_async(settings: Settings, gw: Gateway, agent: Agent) -> P
     pair = Pair()
     n = settings.async_batch
     async with (
-        httpx.AsyncClient(limits=LIMITS) as sdk_http,
-        httpx.AsyncClient(limits=LIMITS) as raw,
+        httpx2.AsyncClient(limits=LIMITS) as sdk_http,
+        httpx2.AsyncClient(limits=LIMITS) as raw,
         GatewayClient(gw.url, agent.agent_id, agent.pem, http_client=sdk_http) as client,
     ):
         await client.proxy(TOOL, ACTION, PARAMS)
@@ -414,8 +414,8 @@ def _concurrency_sync(settings: Settings, gw: Gateway, agent: Agent) -> Pair:
     pair = Pair()
     t, m = settings.threads, settings.per_thread
     with (
-        httpx.Client(limits=LIMITS) as sdk_http,
-        httpx.Client(limits=LIMITS) as raw,
+        httpx2.Client(limits=LIMITS) as sdk_http,
+        httpx2.Client(limits=LIMITS) as raw,
         SyncGatewayClient(gw.url, agent.agent_id, agent.pem, http_client=sdk_http) as client,
     ):
         client.proxy(TOOL, ACTION, PARAMS)
@@ -668,7 +668,7 @@ def main(argv: list[str] | None = None) -> int:
     report = Report(settings.quick)
     print(
         f"runrgateway client benchmark ({'quick' if settings.quick else 'full'}): "
-        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, httpx {httpx.__version__}",
+        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, httpx {httpx2.__version__}",
         flush=True,
     )
     keys = {label: AgentKey.generate(kind) for label, kind in KEY_KINDS}

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import httpx
+import httpx2
 
 from runrgateway._signing import AgentKey, RequestSigner
 
@@ -95,7 +95,7 @@ def run(rounds: int, per_round: int) -> tuple[dict[str, float], float]:
     sign_times: dict[str, list[float]] = {name: [] for name in signers}
     rtt_times: list[float] = []
     try:
-        with httpx.Client() as client:
+        with httpx2.Client() as client:
 
             def post() -> None:
                 client.post(url, content=body, headers=headers).raise_for_status()

@@ -63,6 +63,71 @@ class Lock:
         self._lock.release()
 
 
+class AsyncClosing:
+    """Set once by `close()`; waits (backoffs, job polls) end early when it is set.
+
+    Waiters may sit in several event loops (one client used from several loops), so
+    each waiter is a future of its own loop, woken thread-safely.
+    """
+
+    def __init__(self) -> None:
+        self._set = False
+        self._waiters: set[asyncio.Future[None]] = set()
+        self._lock = threading.Lock()
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def set(self) -> None:
+        with self._lock:
+            self._set = True
+            waiters, self._waiters = self._waiters, set()
+        for waiter in waiters:
+            loop = waiter.get_loop()
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(_wake, waiter)
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep `seconds`, or less if `set()` is called meanwhile."""
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        with self._lock:
+            if self._set:
+                return
+            self._waiters.add(waiter)
+        timer = loop.call_later(max(0.0, seconds), _wake, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            with self._lock:
+                self._waiters.discard(waiter)
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+class Closing:
+    """The blocking twin of `AsyncClosing`: a thread event."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def set(self) -> None:
+        self._event.set()
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep `seconds`, or less if `set()` is called meanwhile."""
+        self._event.wait(max(0.0, seconds))
+
+
 async def async_sleep(seconds: float) -> None:
     """Sleep without blocking the event loop."""
     import asyncio

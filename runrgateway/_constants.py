@@ -11,6 +11,11 @@ DEFAULT_MAX_RETRY_AFTER_S = 20.0
 # read as this much, and timeout_ms / max_retry_after_s may not exceed it. Finite and
 # small enough for every sleep and timer the standard library offers.
 LONGEST_WAIT_S = 7 * 24 * 3600.0
+# The SDK's own pool (httpx2's defaults); the wait for a free connection has its own
+# bound, apart from the per-attempt timeout.
+DEFAULT_MAX_CONNECTIONS = 100
+DEFAULT_MAX_KEEPALIVE_CONNECTIONS = 20
+DEFAULT_POOL_TIMEOUT_MS = 10_000
 
 BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 8.0

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-import httpx
+import httpx2
 
 from ._constants import (
     HEADER_CORRELATION_ID,
@@ -40,7 +40,7 @@ class PreparedCall:
 
     method: str
     path: str
-    url: httpx.URL
+    url: httpx2.URL
     signed_url: str  # the URL text exactly as httpx sends it
     headers: dict[str, str]
     body: bytes | None
@@ -87,8 +87,8 @@ def parse_base_url(base_url: Any) -> Endpoint:
         raise GatewayConfigError("base_url must not carry credentials, a query or a fragment")
     if parts.scheme != "mock":
         try:  # what httpx will make of it on every call: refuse it now instead
-            httpx.URL(url + "/api")
-        except (httpx.InvalidURL, ValueError, UnicodeError):
+            httpx2.URL(url + "/api")
+        except (httpx2.InvalidURL, ValueError, UnicodeError):
             raise GatewayConfigError("base_url is not a valid URL") from None
         return Endpoint(base_url=url, mock_name=None)
     if parts.path:
@@ -182,7 +182,7 @@ def check_ttl_minutes(ttl_minutes: Any) -> int:
 
 
 def user_agent() -> str:
-    return f"{USER_AGENT} python/{platform.python_version()} httpx/{httpx.__version__}"
+    return f"{USER_AGENT} python/{platform.python_version()} httpx/{httpx2.__version__}"
 
 
 def check_name(value: Any, what: str) -> str:

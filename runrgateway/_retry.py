@@ -12,7 +12,7 @@ from email.utils import parsedate_to_datetime
 from enum import Enum
 from typing import Any
 
-import httpx
+import httpx2
 
 from ._constants import BACKOFF_BASE_S, BACKOFF_CAP_S, LONGEST_WAIT_S
 from ._tokens import utc_now
@@ -40,11 +40,11 @@ class Decision:
     wait_s: float = 0.0
 
 
-def classify_exception(exc: httpx.TransportError) -> Failure:
+def classify_exception(exc: httpx2.TransportError) -> Failure:
     """Whether a transport error happened before the request could reach the server."""
-    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
+    if isinstance(exc, (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)):
         return Failure.NOT_SENT
-    if isinstance(exc, httpx.TimeoutException):
+    if isinstance(exc, httpx2.TimeoutException):
         return Failure.TIMED_OUT
     return Failure.DROPPED
 

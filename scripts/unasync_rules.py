@@ -7,16 +7,19 @@ from typing import Any
 # Every entry must be used somewhere in the async sources: scripts/unasync.py --check
 # fails on an unused one, so the table cannot rot.
 REPLACEMENTS: dict[str, str] = {
-    # httpx
+    # httpx2
     "AsyncClient": "Client",
     "aclose": "close",
     # tenacity
     "AsyncRetrying": "Retrying",
     # runrgateway shared pairs (runrgateway/_concurrency.py)
     "AsyncLock": "Lock",
+    "AsyncClosing": "Closing",
     "async_sleep": "sleep",
     "async_run_concurrently": "run_concurrently",
+    "async_run_with": "run_with",
     # runrgateway's own classes
+    "AsyncPools": "Pools",
     "GatewayClient": "SyncGatewayClient",
     "AsyncTokenManager": "TokenManager",
     "AsyncGatewayMockTransport": "GatewayMockTransport",

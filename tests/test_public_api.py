@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-import httpx
+import httpx2
 
 import runrgateway
 from runrgateway import extract_correlation_id, generate_correlation_id, generate_idempotency_key
@@ -50,7 +50,7 @@ def test_ids_are_unique_and_extractable() -> None:
     assert len({generate_correlation_id() for _ in range(1000)}) == 1000
     assert len({generate_idempotency_key() for _ in range(1000)}) == 1000
     assert extract_correlation_id({"X-Correlation-Id": "abc"}) == "abc"
-    assert extract_correlation_id(httpx.Response(200, headers={"x-correlation-id": "r1"})) == "r1"
+    assert extract_correlation_id(httpx2.Response(200, headers={"x-correlation-id": "r1"})) == "r1"
     assert extract_correlation_id(runrgateway.GatewayError("x", correlation_id="c1")) == "c1"
     assert extract_correlation_id({}) is None
 

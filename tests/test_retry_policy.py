@@ -2,7 +2,7 @@ import random
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
-import httpx
+import httpx2
 import pytest
 
 import runrgateway._retry as retry_policy
@@ -40,16 +40,16 @@ def test_full_jitter_backoff_grows_and_is_capped(monkeypatch: pytest.MonkeyPatch
 @pytest.mark.parametrize(
     "exc, failure",
     [
-        (httpx.ConnectError("x"), Failure.NOT_SENT),
-        (httpx.ConnectTimeout("x"), Failure.NOT_SENT),
-        (httpx.PoolTimeout("x"), Failure.NOT_SENT),
-        (httpx.ReadTimeout("x"), Failure.TIMED_OUT),
-        (httpx.WriteTimeout("x"), Failure.TIMED_OUT),
-        (httpx.RemoteProtocolError("x"), Failure.DROPPED),
-        (httpx.ReadError("x"), Failure.DROPPED),
+        (httpx2.ConnectError("x"), Failure.NOT_SENT),
+        (httpx2.ConnectTimeout("x"), Failure.NOT_SENT),
+        (httpx2.PoolTimeout("x"), Failure.NOT_SENT),
+        (httpx2.ReadTimeout("x"), Failure.TIMED_OUT),
+        (httpx2.WriteTimeout("x"), Failure.TIMED_OUT),
+        (httpx2.RemoteProtocolError("x"), Failure.DROPPED),
+        (httpx2.ReadError("x"), Failure.DROPPED),
     ],
 )
-def test_exception_classes(exc: httpx.TransportError, failure: Failure) -> None:
+def test_exception_classes(exc: httpx2.TransportError, failure: Failure) -> None:
     assert classify_exception(exc) is failure
 
 

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-import httpx
+import httpx2
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -462,8 +462,8 @@ def test_derived_components(
 
 def _request(
     method: str, url: str, headers: Mapping[str, str], body: bytes | None
-) -> httpx.Request:
-    return httpx.Request(method, url, headers=dict(headers), content=body)
+) -> httpx2.Request:
+    return httpx2.Request(method, url, headers=dict(headers), content=body)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -770,7 +770,7 @@ def test_verify_header_lookup_is_case_insensitive(keys: dict[str, AgentKey]) -> 
     headers = {name.upper(): value for name, value in _signed(key).items()}
     assert _verifier().verify("POST", URL, headers, BODY, key.public_key) == "agent-1"
     assert (
-        _verifier().verify("POST", URL, httpx.Headers(headers), BODY, key.public_key) == "agent-1"
+        _verifier().verify("POST", URL, httpx2.Headers(headers), BODY, key.public_key) == "agent-1"
     )
 
 

@@ -7,13 +7,14 @@ from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import httpx
+import httpx2
 
 from .._answers import api_suffix_hint, describe_foreign, json_object_or_none, read_json
-from .._concurrency import async_sleep
+from .._concurrency import AsyncClosing
 from .._constants import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_MAX_RETRY_AFTER_S,
+    DEFAULT_POOL_TIMEOUT_MS,
     DEFAULT_TIMEOUT_MS,
     HEADER_IDEMPOTENCY_KEY,
     HEADER_IDEMPOTENT_REPLAYED,
@@ -28,7 +29,6 @@ from .._constants import (
 from .._environment import read_environment
 from .._errors import (
     BAD_RESPONSE,
-    CLIENT_CLOSED,
     IDEMPOTENCY_CONFLICT,
     JOBS_UNSUPPORTED,
     GatewayConfigError,
@@ -41,6 +41,7 @@ from .._errors import (
 from .._ids import generate_correlation_id
 from .._masking import describe_attempt, mask_sensitive, mask_text
 from .._models import JobResponse, ProxyResponse, TokenInfo, TokenOptions
+from .._pools import AsyncPools
 from .._requests import (
     PreparedCall,
     check_agent_id,
@@ -77,6 +78,15 @@ from .._tokens import (
     decode_token,
     parse_timestamp,
     utc_now,
+)
+from .._transport import (
+    check_http_client,
+    check_pool_timeout_ms,
+    closed_error,
+    pool_full_error,
+    pool_limits,
+    redirect_error,
+    unusable_client_error,
 )
 from .._validation import check_callable, check_number
 from ._token_manager import AsyncTokenManager
@@ -115,9 +125,16 @@ class GatewayClient:
     mock:// only). `default_intent` is sent with every call until `set_intent`;
     `timeout_ms` applies to each attempt. Keyword-only: `max_retries`,
     `max_retry_after_s` (a longer wait asked by the gateway is raised, not waited),
-    `http_client` (yours, not closed by us), `read_only_actions` (more ``"tool:action"``
-    pairs that are safe to retry) and `managed_token_ttl_minutes`.
+    `http_client` (an `httpx2.AsyncClient` of yours, not closed by us; redirects are never
+    followed whatever it says), `read_only_actions` (more ``"tool:action"`` pairs that
+    are safe to retry), `managed_token_ttl_minutes`, and the SDK's own pool:
+    `max_connections`, `max_keepalive_connections` and `pool_timeout_ms` (the wait for a
+    free connection, apart from `timeout_ms`; it also bounds an `http_client`'s pool).
     Settings are checked at once: `GatewayConfigError` names the parameter.
+
+    The client's own pool follows the event loop: one client can serve several
+    `asyncio.run()` calls in a row. `close()` ends calls still in flight or waiting
+    to retry with `GatewayError` (``CLIENT_CLOSED``); no attempt starts after it.
     """
 
     def __init__(
@@ -131,13 +148,22 @@ class GatewayClient:
         max_retries: int = DEFAULT_MAX_RETRIES,
         max_retry_after_s: float = DEFAULT_MAX_RETRY_AFTER_S,
         key_password: str | bytes | None = None,
-        http_client: httpx.AsyncClient | None = None,
+        http_client: httpx2.AsyncClient | None = None,
         read_only_actions: Iterable[str] = (),
         managed_token_ttl_minutes: int = MANAGED_TOKEN_TTL_MINUTES,
+        max_connections: int | None = None,
+        max_keepalive_connections: int | None = None,
+        pool_timeout_ms: float = DEFAULT_POOL_TIMEOUT_MS,
     ) -> None:
         self._endpoint = parse_base_url(base_url)
         self._agent_id = check_agent_id(agent_id)
-        self._timeout = httpx.Timeout(check_timeout_ms(timeout_ms))
+        check_http_client(http_client, httpx2.AsyncClient, type(self).__name__)
+        limits = pool_limits(
+            max_connections, max_keepalive_connections, caller_client=http_client is not None
+        )
+        self._limits = None if http_client is not None else limits
+        self._pool_timeout_s = check_pool_timeout_ms(pool_timeout_ms)
+        self._timeout = httpx2.Timeout(check_timeout_ms(timeout_ms), pool=self._pool_timeout_s)
         self._max_retry_after_s = check_retry_settings(max_retries, max_retry_after_s)
         self._max_retries = max_retries
         self._intent = check_default_intent(default_intent)
@@ -151,14 +177,13 @@ class GatewayClient:
             self._mint_token, check_ttl_minutes(managed_token_ttl_minutes)
         )
         self._minted: OrderedDict[str, TokenInfo] = OrderedDict()
-        self._urls: dict[str, tuple[httpx.URL, str]] = {}
+        self._urls: dict[str, tuple[httpx2.URL, str]] = {}
         self._claims: dict[str, TokenClaims | None] = {}
-        self._owns_http = http_client is None
-        self._closed = False
         # Set once an answer echoes the Idempotency-Key we sent (wire.md Part B): this
         # gateway keeps keys, so a keyed side effect may be retried. The real gateway
         # ignores the header; there a key alone never makes a retry safe.
         self._gateway_keeps_keys = False
+        self._closing = AsyncClosing()
         if self._endpoint.mock_name is not None:
             if http_client is not None:
                 raise GatewayConfigError("http_client cannot be combined with a mock:// base_url")
@@ -169,9 +194,13 @@ class GatewayClient:
                 agent_id=self._agent_id,
                 public_key_pem=key.public_key_pem(),
             )
-            self._http = httpx.AsyncClient(transport=transport)
+            # The same pool-per-loop machinery as over a socket, so that code tested on
+            # mock:// behaves the same against a real gateway.
+            self._pools = AsyncPools(lambda: httpx2.AsyncClient(transport=transport))
+        elif http_client is not None:
+            self._pools = AsyncPools(caller_client=http_client)
         else:
-            self._http = http_client or httpx.AsyncClient()
+            self._pools = AsyncPools(lambda: AsyncPools.new_http_client(limits))
 
     @classmethod
     def from_env(
@@ -223,13 +252,13 @@ class GatewayClient:
         self._intent = check_intent(intent)
 
     async def close(self) -> None:
-        """Close the connection pool (not an `http_client` passed in by the caller).
+        """Close the connection pools (not an `http_client` passed in by the caller).
 
-        A closed client cannot be reopened: calls raise `GatewayError` (CLIENT_CLOSED).
+        Calls in flight or waiting to retry end with `GatewayError` (CLIENT_CLOSED), as
+        do later calls: a closed client cannot be reopened.
         """
-        self._closed = True
-        if self._owns_http:
-            await self._http.aclose()
+        self._closing.set()
+        await self._pools.aclose()
 
     async def __aenter__(self) -> GatewayClient:
         self._check_open()
@@ -401,7 +430,7 @@ class GatewayClient:
         idempotency_key: str | None,
         correlation_id: str | None,
         run_async: bool,
-    ) -> tuple[httpx.Response, int, str, Credential]:
+    ) -> tuple[httpx2.Response, int, str, Credential]:
         check_name(tool, "tool")
         check_name(action, "action")
         if agent_token is not None:
@@ -499,7 +528,7 @@ class GatewayClient:
                 raise GatewayTimeoutError(
                     f"job {job_id!r} still {job.status} after {timeout_s:g} s", status_code=None
                 )
-            await async_sleep(min(interval, left))
+            await self._closing.sleep(min(interval, left))  # close() ends the wait
             interval = min(interval * 1.5, JOB_POLL_CAP_S)
 
     # Policies
@@ -537,7 +566,7 @@ class GatewayClient:
         call: str | None = None,
         log_params: Any = None,
         credential: Credential | None = None,
-    ) -> tuple[httpx.Response, int]:
+    ) -> tuple[httpx2.Response, int]:
         """Send one call: sign, send, classify and retry; returns the success and attempts."""
         self._check_open()
         url, signed_url = self._url(path)
@@ -555,7 +584,7 @@ class GatewayClient:
         try:  # most calls succeed at once: the retry machinery is built only when needed
             return await self._attempt(prepared, 1, history), 1
         except _RetryLater as first:
-            await async_sleep(first.wait_s)
+            await self._backoff(first.wait_s)
         attempts = 1
         async for attempt in self._new_retrying():
             with attempt:
@@ -563,20 +592,54 @@ class GatewayClient:
                 return await self._attempt(prepared, attempts, history), attempts
         raise AssertionError("unreachable")  # pragma: no cover
 
+    async def _backoff(self, wait_s: float) -> None:
+        """Wait before a retry; `close()` ends the wait, and the call, at once."""
+        await self._closing.sleep(wait_s)
+        if self._closing.is_set():
+            raise closed_error(type(self).__name__, in_flight=True)
+
     async def _attempt(
         self, call: PreparedCall, attempts: int, history: _CallHistory
-    ) -> httpx.Response:
+    ) -> httpx2.Response:
         """One signed attempt: the success, or `_RetryLater`, or the error to raise."""
+        self._check_open()  # no attempt starts after close()
+        http = self._pools.client()
         signed = {
             **call.headers,
             **self._signer.sign(call.method, call.signed_url, call.headers, call.body),
         }
         started = time.perf_counter()
         try:
-            response = await self._http.request(
-                call.method, call.url, content=call.body, headers=signed, timeout=self._timeout
+            response = await http.request(
+                call.method,
+                call.url,
+                content=call.body,
+                headers=signed,
+                timeout=self._timeout,
+                follow_redirects=False,  # whatever a caller's client says: see _transport
             )
-        except httpx.TransportError as exc:
+        except Exception as exc:
+            if self._closing.is_set():  # close() cut this attempt short
+                raise closed_error(
+                    type(self).__name__, call.correlation_id, attempts, in_flight=True
+                ) from None
+            if isinstance(exc, httpx2.PoolTimeout):  # our own load: waiting again won't help
+                raise pool_full_error(
+                    self._limits, self._pool_timeout_s, call.correlation_id, attempts
+                ) from None
+            if isinstance(exc, RuntimeError) and not self._pools.owned:
+                raise unusable_client_error(exc, call.correlation_id, attempts) from None
+            if not isinstance(exc, httpx2.TransportError):
+                if isinstance(exc, httpx2.RequestError):  # an answer came, but unreadable
+                    self._log(call, attempts, exc, started)
+                    raise GatewayError(
+                        "the gateway's answer could not be read: its body does not match its "
+                        f"Content-Encoding ({type(exc).__name__}: {exc})",
+                        code=BAD_RESPONSE,
+                        correlation_id=call.correlation_id,
+                        attempts=attempts,
+                    ) from None
+                raise
             failure = classify_exception(exc)
             if failure is Failure.TIMED_OUT:
                 history.timed_out = True
@@ -591,16 +654,11 @@ class GatewayClient:
             if decision.retry:
                 raise _RetryLater(decision.wait_s) from None
             raise _network_error(exc, failure, call, attempts) from None
-        except httpx.RequestError as exc:  # an answer came, but could not be read (decoding)
-            self._log(call, attempts, exc, started)
-            raise GatewayError(
-                "the gateway's answer could not be read: its body does not match its "
-                f"Content-Encoding ({type(exc).__name__}: {exc})",
-                code=BAD_RESPONSE,
-                correlation_id=call.correlation_id,
-                attempts=attempts,
-            ) from None
         self._log(call, attempts, response, started)
+        if self._closing.is_set():  # answered after close(): the call was cut short
+            raise closed_error(type(self).__name__, call.correlation_id, attempts, in_flight=True)
+        if 300 <= response.status_code < 400:
+            raise redirect_error(response, call.url, call.correlation_id, attempts)
         if call.credential is not None:
             self._observe_rotation(response, call.credential)
         self._observe_key_echo(response, call)
@@ -633,8 +691,7 @@ class GatewayClient:
             raise _still_running_timeout(error, call, attempts)
         raise error
 
-    @staticmethod
-    def _new_retrying() -> AsyncRetrying:
+    def _new_retrying(self) -> AsyncRetrying:
         """The retry loop after a first attempt asked for another (tenacity, imported then)."""
         from tenacity import AsyncRetrying, retry_if_exception_type, stop_never
 
@@ -642,38 +699,34 @@ class GatewayClient:
             stop=stop_never,
             retry=retry_if_exception_type(_RetryLater),
             wait=_wait_asked,
-            sleep=async_sleep,
+            sleep=self._backoff,
             reraise=True,
         )
 
-    def _url(self, path: str) -> tuple[httpx.URL, str]:
+    def _url(self, path: str) -> tuple[httpx2.URL, str]:
         """The request URL for `path`, parsed once, and its text (sign exactly what httpx sends)."""
         cached = self._urls.get(path)
         if cached is None:
-            url = httpx.URL(self._endpoint.base_url + path)
+            url = httpx2.URL(self._endpoint.base_url + path)
             cached = (url, str(url))
             if path in _CACHED_PATHS:  # the routes every call uses; job paths vary
                 self._urls[path] = cached
         return cached
 
     def _check_open(self) -> None:
-        if self._closed:
-            raise GatewayError(
-                f"{type(self).__name__} is closed; create a new client (a closed one cannot "
-                "be reopened)",
-                code=CLIENT_CLOSED,
-            )
+        if self._closing.is_set():
+            raise closed_error(type(self).__name__)
 
     def _retry_safe(self, call: PreparedCall) -> bool:
         """Idempotent by nature, or keyed by the caller and sent to a gateway that keeps keys."""
         return call.idempotent or (call.keyed and self._gateway_keeps_keys)
 
-    def _observe_key_echo(self, response: httpx.Response, call: PreparedCall) -> None:
+    def _observe_key_echo(self, response: httpx2.Response, call: PreparedCall) -> None:
         sent = call.headers.get(HEADER_IDEMPOTENCY_KEY)
         if sent is not None and response.headers.get(HEADER_IDEMPOTENCY_KEY) == sent:
             self._gateway_keeps_keys = True
 
-    def _observe_rotation(self, response: httpx.Response, credential: Credential) -> None:
+    def _observe_rotation(self, response: httpx2.Response, credential: Credential) -> None:
         if not _rotation_recommended(response):
             return
         if credential.managed:  # never stale at birth: see AsyncTokenManager's refresh rule
@@ -687,12 +740,12 @@ class GatewayClient:
             )
 
     def _log(
-        self, call: PreparedCall, attempt: int, outcome: httpx.Response | Exception, started: float
+        self, call: PreparedCall, attempt: int, outcome: httpx2.Response | Exception, started: float
     ) -> None:
         if not logger.isEnabledFor(logging.DEBUG):
             return
         status = (
-            outcome.status_code if isinstance(outcome, httpx.Response) else type(outcome).__name__
+            outcome.status_code if isinstance(outcome, httpx2.Response) else type(outcome).__name__
         )
         logger.debug(
             describe_attempt(
@@ -708,7 +761,7 @@ class GatewayClient:
         )
 
 
-def _rotation_recommended(response: httpx.Response) -> bool:
+def _rotation_recommended(response: httpx2.Response) -> bool:
     return str(response.headers.get(HEADER_ROTATION_RECOMMENDED, "")).lower() == "true"
 
 
@@ -742,7 +795,7 @@ def _still_running_timeout(
 
 
 def _proxy_response(
-    response: httpx.Response,
+    response: httpx2.Response,
     body: dict[str, Any],
     call_id: str,
     attempts: int,
@@ -770,7 +823,7 @@ def _as_is(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _decode(
-    response: httpx.Response,
+    response: httpx2.Response,
     correlation_id: str,
     attempts: int,
     read: Callable[[dict[str, Any]], _T],
@@ -830,15 +883,15 @@ def _token_info(body: dict[str, Any], request: dict[str, Any], options: TokenOpt
     )
 
 
-def _foreign(response: httpx.Response) -> str:
+def _foreign(response: httpx2.Response) -> str:
     text = mask_text(response.content.decode("utf-8", errors="replace"))
     return describe_foreign(response.status_code, response.headers, text)
 
 
 def _network_error(
-    exc: httpx.TransportError, failure: Failure, call: PreparedCall, attempts: int
+    exc: httpx2.TransportError, failure: Failure, call: PreparedCall, attempts: int
 ) -> GatewayNetworkError:
-    cls = GatewayTimeoutError if isinstance(exc, httpx.TimeoutException) else GatewayNetworkError
+    cls = GatewayTimeoutError if isinstance(exc, httpx2.TimeoutException) else GatewayNetworkError
     what = {
         Failure.NOT_SENT: "could not reach the gateway",
         Failure.TIMED_OUT: "the gateway did not answer in time",
@@ -851,7 +904,7 @@ def _network_error(
     )
 
 
-def _safe_url(url: httpx.URL) -> str:
+def _safe_url(url: httpx2.URL) -> str:
     """The URL tried, for a message: scheme, host, port and path, never credentials or query."""
     host = f"[{url.host}]" if ":" in url.host else url.host  # an IPv6 address
     port = f":{url.port}" if url.port is not None else ""

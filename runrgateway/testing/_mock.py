@@ -1,8 +1,8 @@
-"""httpx transports that route ``mock://<name>/api/...`` requests to an in-process gateway.
+"""httpx2 transports that route ``mock://<name>/api/...`` requests to an in-process gateway.
 
 Faults become what a real network does: a delay or a slow tool sleeps (and turns
-into `httpx.ReadTimeout` once it passes the request's read timeout), a dropped
-connection raises `httpx.RemoteProtocolError` (or `httpx.ConnectError` when the
+into `httpx2.ReadTimeout` once it passes the request's read timeout), a dropped
+connection raises `httpx2.RemoteProtocolError` (or `httpx2.ConnectError` when the
 request never left).
 """
 
@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 
-import httpx
+import httpx2
 
 from ._agents import normalise_public_key
 from ._gateway import EmbeddedGateway
@@ -48,7 +48,7 @@ class _MockRouting:
         return gateway
 
     @staticmethod
-    def _convert(request: httpx.Request, body: bytes) -> GatewayRequest:
+    def _convert(request: httpx2.Request, body: bytes) -> GatewayRequest:
         raw_path = request.url.raw_path.split(b"?", 1)[0].decode("ascii")
         return GatewayRequest.build(
             request.method,
@@ -60,27 +60,27 @@ class _MockRouting:
         )
 
     @staticmethod
-    def _read_timeout(request: httpx.Request) -> float | None:
+    def _read_timeout(request: httpx2.Request) -> float | None:
         timeout = request.extensions.get("timeout") or {}
         read = timeout.get("read") if isinstance(timeout, dict) else None
         return float(read) if isinstance(read, (int, float)) else None
 
     def _finish(
-        self, request: httpx.Request, outcome: GatewayOutcome, started: float
-    ) -> httpx.Response:
+        self, request: httpx2.Request, outcome: GatewayOutcome, started: float
+    ) -> httpx2.Response:
         if outcome.dropped_before_sending:
-            raise httpx.ConnectError(_REFUSED, request=request)
+            raise httpx2.ConnectError(_REFUSED, request=request)
         if outcome.drop_after or outcome.response is None:
-            raise httpx.RemoteProtocolError(_DISCONNECTED, request=request)
+            raise httpx2.RemoteProtocolError(_DISCONNECTED, request=request)
         response = outcome.response
         _log(request, response, started)
         return _to_httpx(request, response)
 
 
-class GatewayMockTransport(_MockRouting, httpx.BaseTransport):
-    """Blocking transport for `httpx.Client`: ``mock://<name>`` -> `get_gateway(name)`."""
+class GatewayMockTransport(_MockRouting, httpx2.BaseTransport):
+    """Blocking transport for `httpx2.Client`: ``mock://<name>`` -> `get_gateway(name)`."""
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         started = time.perf_counter()
         body = request.read()
         gateway = self._attach()
@@ -89,26 +89,26 @@ class GatewayMockTransport(_MockRouting, httpx.BaseTransport):
         if gateway.tool_latency_s > 0 and limit is not None:
             outcome = _handle_within(gateway, converted, limit)  # a slow tool times out
             if outcome is None:
-                raise httpx.ReadTimeout("timed out", request=request)
+                raise httpx2.ReadTimeout("timed out", request=request)
         else:
             outcome = gateway.handle(converted)
         if outcome.delay_s > 0 and not outcome.dropped_before_sending:
             left = None if limit is None else limit - (time.perf_counter() - started)
             if left is not None and outcome.delay_s > left:
                 time.sleep(max(0.0, left))
-                raise httpx.ReadTimeout("timed out", request=request)
+                raise httpx2.ReadTimeout("timed out", request=request)
             time.sleep(outcome.delay_s)
         return self._finish(request, outcome, started)
 
 
-class AsyncGatewayMockTransport(_MockRouting, httpx.AsyncBaseTransport):
-    """Async transport for `httpx.AsyncClient`: ``mock://<name>`` -> `get_gateway(name)`.
+class AsyncGatewayMockTransport(_MockRouting, httpx2.AsyncBaseTransport):
+    """Async transport for `httpx2.AsyncClient`: ``mock://<name>`` -> `get_gateway(name)`.
 
     The gateway runs in the event loop's thread, or in a worker thread while the
     gateway has a tool latency (so slow tools do not block the loop).
     """
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         started = time.perf_counter()
         body = await request.aread()
         gateway = self._attach()
@@ -120,14 +120,14 @@ class AsyncGatewayMockTransport(_MockRouting, httpx.AsyncBaseTransport):
                     asyncio.to_thread(gateway.handle, converted), timeout=limit
                 )
             except asyncio.TimeoutError:
-                raise httpx.ReadTimeout("timed out", request=request) from None
+                raise httpx2.ReadTimeout("timed out", request=request) from None
         else:
             outcome = gateway.handle(converted)
         if outcome.delay_s > 0 and not outcome.dropped_before_sending:
             left = None if limit is None else limit - (time.perf_counter() - started)
             if left is not None and outcome.delay_s > left:
                 await asyncio.sleep(max(0.0, left))
-                raise httpx.ReadTimeout("timed out", request=request)
+                raise httpx2.ReadTimeout("timed out", request=request)
             await asyncio.sleep(outcome.delay_s)
         return self._finish(request, outcome, started)
 
@@ -157,13 +157,13 @@ def _handle_within(
     return answers[0]
 
 
-def _to_httpx(request: httpx.Request, response: GatewayResponse) -> httpx.Response:
+def _to_httpx(request: httpx2.Request, response: GatewayResponse) -> httpx2.Response:
     headers = dict(response.headers)
     headers["content-length"] = str(len(response.body))
-    return httpx.Response(response.status, headers=headers, content=response.body, request=request)
+    return httpx2.Response(response.status, headers=headers, content=response.body, request=request)
 
 
-def _log(request: httpx.Request, response: GatewayResponse, started: float) -> None:
+def _log(request: httpx2.Request, response: GatewayResponse, started: float) -> None:
     if logger.isEnabledFor(logging.DEBUG):
         logger.debug(
             "%s %s -> %s correlation_id=%s %.1fms",

@@ -12,10 +12,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import respx
 
 from runrgateway import GatewayClient, GatewayConfigError, GatewayValidationError
 from tests.helpers import BASE, proxy_answer
+
+from .conftest import Router
 
 SURROGATE = "\ud800"
 
@@ -33,24 +34,20 @@ def nested(depth: int) -> Any:
     return value
 
 
-async def test_token_options_with_a_non_string_key(
-    router: respx.MockRouter, client: GatewayClient
-) -> None:
+async def test_token_options_with_a_non_string_key(router: Router, client: GatewayClient) -> None:
     with pytest.raises(GatewayValidationError, match="token options"):
         await client.get_token({1: 2, "a": 3})  # type: ignore[dict-item]
     assert router.calls.call_count == 0
 
 
 @pytest.mark.parametrize("depth", [200, 5000])
-async def test_params_nested_deep(
-    router: respx.MockRouter, client: GatewayClient, depth: int
-) -> None:
+async def test_params_nested_deep(router: Router, client: GatewayClient, depth: int) -> None:
     with pytest.raises(GatewayValidationError, match="nested"):
         await client.proxy("serpapi", "search", {"q": nested(depth)})
     assert router.calls.call_count == 0
 
 
-async def test_params_with_a_cycle(router: respx.MockRouter, client: GatewayClient) -> None:
+async def test_params_with_a_cycle(router: Router, client: GatewayClient) -> None:
     params: dict[str, Any] = {"q": "a"}
     params["self"] = params
     with pytest.raises(GatewayValidationError):
@@ -58,24 +55,20 @@ async def test_params_with_a_cycle(router: respx.MockRouter, client: GatewayClie
     assert router.calls.call_count == 0
 
 
-async def test_params_with_a_non_string_key(
-    router: respx.MockRouter, client: GatewayClient
-) -> None:
+async def test_params_with_a_non_string_key(router: Router, client: GatewayClient) -> None:
     with pytest.raises(GatewayValidationError, match="keys"):
         await client.proxy("serpapi", "search", {"q": "a", "filters": {1: "x", "1": "y"}})
     assert router.calls.call_count == 0
 
 
-async def test_params_with_a_lone_surrogate(
-    router: respx.MockRouter, client: GatewayClient
-) -> None:
+async def test_params_with_a_lone_surrogate(router: Router, client: GatewayClient) -> None:
     with pytest.raises(GatewayValidationError):
         await client.proxy("serpapi", "search", {"q": f"a{SURROGATE}"})
     assert router.calls.call_count == 0
 
 
 async def test_caller_token_with_a_deeply_nested_payload(
-    router: respx.MockRouter, client: GatewayClient
+    router: Router, client: GatewayClient
 ) -> None:
     """A token whose payload cannot be read is not one the client can check: sent as given."""
     payload = b"[" * 100_000 + b"]" * 100_000
@@ -89,14 +82,14 @@ async def test_caller_token_with_a_deeply_nested_payload(
     "override", [b"\xff", f"a{SURROGATE}", {"a": math.nan}, object(), nested(5000)]
 )
 async def test_bad_proof_payload_override_refused_before_any_token(
-    router: respx.MockRouter, client: GatewayClient, override: Any
+    router: Router, client: GatewayClient, override: Any
 ) -> None:
     with pytest.raises(GatewayValidationError, match="proof_payload_override"):
         await client.proxy("serpapi", "search", {"q": "a"}, proof_payload_override=override)
     assert router.calls.call_count == 0  # no generate-token either
 
 
-async def test_lone_surrogate_in_job_id(router: respx.MockRouter, client: GatewayClient) -> None:
+async def test_lone_surrogate_in_job_id(router: Router, client: GatewayClient) -> None:
     with pytest.raises(GatewayValidationError, match="job_id"):
         await client.get_job(f"job{SURROGATE}")
     with pytest.raises(GatewayValidationError, match="job_id"):
@@ -116,7 +109,7 @@ async def test_lone_surrogate_in_job_id(router: respx.MockRouter, client: Gatewa
     ],
 )
 async def test_wait_for_job_arguments(
-    router: respx.MockRouter, client: GatewayClient, kwargs: dict[str, Any], name: str
+    router: Router, client: GatewayClient, kwargs: dict[str, Any], name: str
 ) -> None:
     with pytest.raises(GatewayValidationError, match=name):
         await client.wait_for_job("job-1", **kwargs)

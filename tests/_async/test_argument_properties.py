@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
-import respx
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -21,6 +20,8 @@ from runrgateway import (
 from tests.helpers import BASE, gateway_token, proxy_answer
 from tests.strategies import anything, token_strings
 
+from .conftest import Router
+
 TOKEN = gateway_token(tools=["serpapi"])
 
 
@@ -30,10 +31,10 @@ def maybe(valid: Any) -> st.SearchStrategy[Any]:
 
 
 @pytest.fixture
-def sent(router: respx.MockRouter) -> respx.MockRouter:
+def sent(router: Router) -> Router:
     router.post("/api/proxy-request").mock(side_effect=lambda _: proxy_answer({"ok": 1}))
     router.route(method="GET").mock(
-        side_effect=lambda request: httpx.Response(
+        side_effect=lambda request: httpx2.Response(
             200, json={"job_id": request.url.path.rsplit("/", 1)[-1], "status": "done"}
         )
     )
@@ -46,7 +47,7 @@ async def client(agent_pem: str) -> AsyncIterator[GatewayClient]:
         yield gw
 
 
-async def outcome(sent: respx.MockRouter, call: Any) -> Any:
+async def outcome(sent: Router, call: Any) -> Any:
     """Run `call`; a refusal must be a documented error, with no request sent."""
     before = sent.calls.call_count
     try:
@@ -74,7 +75,7 @@ async def outcome(sent: respx.MockRouter, call: Any) -> Any:
     ttl=maybe(15),
 )
 async def test_constructor_arguments(
-    sent: respx.MockRouter,
+    sent: Router,
     agent_pem: str,
     base_url: Any,
     agent_id: Any,
@@ -123,7 +124,7 @@ async def test_constructor_arguments(
     method=st.sampled_from(["proxy", "proxy_response", "proxy_async"]),
 )
 async def test_call_arguments(
-    sent: respx.MockRouter,
+    sent: Router,
     client: GatewayClient,
     tool: Any,
     action: Any,
@@ -156,7 +157,7 @@ async def test_call_arguments(
     st.dictionaries(anything.filter(lambda key: _hashable(key)), anything, max_size=4),
     anything,
 ))  # fmt: skip
-async def test_token_options(sent: respx.MockRouter, client: GatewayClient, opts: Any) -> None:
+async def test_token_options(sent: Router, client: GatewayClient, opts: Any) -> None:
     async def call() -> Any:
         return await client.get_token(opts)
 
@@ -171,7 +172,7 @@ async def test_token_options(sent: respx.MockRouter, client: GatewayClient, opts
     method=st.sampled_from(["get_job", "wait_for_job"]),
 )
 async def test_job_arguments(
-    sent: respx.MockRouter,
+    sent: Router,
     client: GatewayClient,
     job_id: Any,
     timeout_s: Any,
@@ -190,7 +191,7 @@ async def test_job_arguments(
 
 
 @given(intent=anything)
-async def test_set_intent(sent: respx.MockRouter, client: GatewayClient, intent: Any) -> None:
+async def test_set_intent(sent: Router, client: GatewayClient, intent: Any) -> None:
     def call() -> Any:
         client.set_intent(intent)
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
-import respx
 
 from runrgateway import (
     GatewayAuthError,
@@ -20,6 +19,8 @@ from runrgateway import (
     GatewayValidationError,
 )
 from tests.helpers import BASE, gateway_token
+
+from .conftest import Router
 
 SERVER_ID = "req_1700000000000_abcdefghi"
 
@@ -67,16 +68,16 @@ async def client(agent_pem: str) -> AsyncIterator[GatewayClient]:
         yield gw
 
 
-def answer(status: int, body: Any) -> httpx.Response:
+def answer(status: int, body: Any) -> httpx2.Response:
     headers = {"x-correlation-id": SERVER_ID}
     if isinstance(body, str):
-        return httpx.Response(status, text=body, headers=headers)
-    return httpx.Response(status, json=body, headers=headers)
+        return httpx2.Response(status, text=body, headers=headers)
+    return httpx2.Response(status, json=body, headers=headers)
 
 
 @pytest.mark.parametrize("status, body, error, code, text", PROXY_ERRORS)
 async def test_proxy_error_catalogue(
-    router: respx.MockRouter,
+    router: Router,
     client: GatewayClient,
     status: int,
     body: Any,
@@ -103,7 +104,7 @@ async def test_proxy_error_catalogue(
 
 @pytest.mark.parametrize("status, body, error, text", TOKEN_ERRORS)
 async def test_generate_token_error_catalogue(
-    router: respx.MockRouter,
+    router: Router,
     client: GatewayClient,
     status: int,
     body: Any,
@@ -116,7 +117,7 @@ async def test_generate_token_error_catalogue(
     assert text in str(caught.value) and caught.value.status_code == status
 
 
-async def test_error_details_are_masked(router: respx.MockRouter, client: GatewayClient) -> None:
+async def test_error_details_are_masked(router: Router, client: GatewayClient) -> None:
     router.post("/api/proxy-request").mock(
         return_value=answer(
             400,
@@ -129,9 +130,7 @@ async def test_error_details_are_masked(router: respx.MockRouter, client: Gatewa
     assert "sk-live-123456789" not in repr(caught.value.details)
 
 
-async def test_seed_example_catches_in_order(
-    router: respx.MockRouter, client: GatewayClient
-) -> None:
+async def test_seed_example_catches_in_order(router: Router, client: GatewayClient) -> None:
     """The README catches GatewayAuthError first: policy and rate-limit errors must not be auth errors."""
     router.post("/api/proxy-request").mock(
         side_effect=[

@@ -1,6 +1,6 @@
 """What the client does about the real gateway (contract sections 4 and 5): a key makes a
 side effect retryable only where the gateway echoes it, an open circuit breaker's wait,
-and the cap on every wait. Over the wire: respx for a gateway that keeps no keys, the
+and the cap on every wait. Over the wire: the `router` fixture for a gateway that keeps no keys, the
 embedded gateway (mock:// and a loopback server) for one that does."""
 
 from __future__ import annotations
@@ -8,9 +8,8 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 
-import httpx
+import httpx2
 import pytest
-import respx
 
 from runrgateway import (
     GatewayClient,
@@ -28,6 +27,8 @@ from runrgateway.testing import (
 )
 from tests.helpers import BASE, gateway_token, keeping_keys, proxy_answer
 
+from .conftest import Router
+
 EMAIL = {"to": "prospect@company.com", "subject": "Hi", "body": "Hello"}
 FAILED = {"error": "External API request failed", "details": "Gmail send failed: socket hang up"}
 
@@ -42,19 +43,19 @@ def email_token() -> str:
     return gateway_token(tools=["gmail_send"], permissions=["read", "write"])
 
 
-def breaker_open(ms: int) -> httpx.Response:
+def breaker_open(ms: int) -> httpx2.Response:
     details = f"Circuit breaker is OPEN for {ms}ms"
-    return httpx.Response(502, json={"error": "External API request failed", "details": details})
+    return httpx2.Response(502, json={"error": "External API request failed", "details": details})
 
 
 # A key alone does not make a retry safe ------------------------------------------------
 
 
 async def test_a_keyed_send_to_a_gateway_that_keeps_no_keys_is_sent_once(
-    router: respx.MockRouter, client: GatewayClient
+    router: Router, client: GatewayClient
 ) -> None:
     """The real gateway ignores Idempotency-Key: a 502 after sending may mean it was sent."""
-    route = router.post("/api/proxy-request").mock(return_value=httpx.Response(502, json=FAILED))
+    route = router.post("/api/proxy-request").mock(return_value=httpx2.Response(502, json=FAILED))
     with pytest.raises(GatewayUpstreamError) as caught:
         await client.proxy("gmail_send", "send", EMAIL, email_token(), idempotency_key="k-1")
     assert route.call_count == 1 and caught.value.attempts == 1
@@ -63,10 +64,10 @@ async def test_a_keyed_send_to_a_gateway_that_keeps_no_keys_is_sent_once(
 
 
 async def test_a_lost_answer_to_a_keyed_send_is_raised_without_an_echo(
-    router: respx.MockRouter, client: GatewayClient
+    router: Router, client: GatewayClient
 ) -> None:
     route = router.post("/api/proxy-request").mock(
-        side_effect=[proxy_answer(), httpx.ReadTimeout("slow")]
+        side_effect=[proxy_answer(), httpx2.ReadTimeout("slow")]
     )
     token = email_token()
     await client.proxy("gmail_send", "profile", {}, token)  # answered, but no echo
@@ -76,10 +77,10 @@ async def test_a_lost_answer_to_a_keyed_send_is_raised_without_an_echo(
 
 
 async def test_an_echo_on_an_earlier_call_makes_a_keyed_send_retryable(
-    router: respx.MockRouter, client: GatewayClient
+    router: Router, client: GatewayClient
 ) -> None:
     route = router.post("/api/proxy-request").mock(
-        side_effect=keeping_keys(proxy_answer(), httpx.ReadTimeout("slow"), proxy_answer())
+        side_effect=keeping_keys(proxy_answer(), httpx2.ReadTimeout("slow"), proxy_answer())
     )
     token = email_token()
     await client.proxy("gmail_send", "profile", {}, token)  # echoed: this gateway keeps keys
@@ -87,10 +88,8 @@ async def test_an_echo_on_an_earlier_call_makes_a_keyed_send_retryable(
     assert sent.attempts == 2 and route.call_count == 3
 
 
-async def test_an_echo_of_another_key_proves_nothing(
-    router: respx.MockRouter, client: GatewayClient
-) -> None:
-    wrong_echo = httpx.Response(502, json=FAILED, headers={"idempotency-key": "someone-else"})
+async def test_an_echo_of_another_key_proves_nothing(router: Router, client: GatewayClient) -> None:
+    wrong_echo = httpx2.Response(502, json=FAILED, headers={"idempotency-key": "someone-else"})
     route = router.post("/api/proxy-request").mock(return_value=wrong_echo)
     with pytest.raises(GatewayUpstreamError):
         await client.proxy("gmail_send", "send", EMAIL, email_token(), idempotency_key="k-4")
@@ -98,10 +97,10 @@ async def test_an_echo_of_another_key_proves_nothing(
 
 
 async def test_without_a_key_a_send_is_never_retried_even_where_keys_are_kept(
-    router: respx.MockRouter, client: GatewayClient
+    router: Router, client: GatewayClient
 ) -> None:
     route = router.post("/api/proxy-request").mock(
-        side_effect=keeping_keys(proxy_answer(), httpx.Response(502, json=FAILED))
+        side_effect=keeping_keys(proxy_answer(), httpx2.Response(502, json=FAILED))
     )
     token = email_token()
     await client.proxy("gmail_send", "profile", {}, token)
@@ -144,7 +143,7 @@ async def test_a_keyed_send_is_retried_over_a_socket_and_runs_once() -> None:
 
 
 async def test_an_open_breaker_is_waited_for_as_it_asks(
-    router: respx.MockRouter, client: GatewayClient
+    router: Router, client: GatewayClient
 ) -> None:
     route = router.post("/api/proxy-request").mock(side_effect=[breaker_open(80), proxy_answer()])
     started = time.monotonic()
@@ -154,7 +153,7 @@ async def test_an_open_breaker_is_waited_for_as_it_asks(
 
 
 async def test_an_open_breaker_longer_than_the_cap_is_raised_at_once(
-    router: respx.MockRouter, client: GatewayClient
+    router: Router, client: GatewayClient
 ) -> None:
     """The real gateway says 30000 ms: retrying sooner would only spend the rate limit."""
     route = router.post("/api/proxy-request").mock(return_value=breaker_open(30000))
@@ -167,9 +166,9 @@ async def test_an_open_breaker_longer_than_the_cap_is_raised_at_once(
 
 @pytest.mark.parametrize("status", [409, 500, 502, 503, 504])
 async def test_every_wait_is_capped_whatever_the_status(
-    router: respx.MockRouter, agent_pem: str, status: int
+    router: Router, agent_pem: str, status: int
 ) -> None:
-    long_wait = httpx.Response(status, json={"error": "busy"}, headers={"retry-after": "3"})
+    long_wait = httpx2.Response(status, json={"error": "busy"}, headers={"retry-after": "3"})
     route = router.post("/api/proxy-request").mock(side_effect=keeping_keys(long_wait, long_wait))
     async with GatewayClient(BASE, "agent-1", agent_pem, max_retry_after_s=1.0) as gw:
         started = time.monotonic()

@@ -7,9 +7,8 @@ import json
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 
-import httpx
+import httpx2
 import pytest
-import respx
 
 from runrgateway import (
     GatewayClient,
@@ -21,6 +20,8 @@ from runrgateway import (
 )
 from tests.helpers import BASE, gateway_token, json_body, proxy_answer
 
+from .conftest import Router
+
 
 @pytest.fixture
 async def client(agent_pem: str) -> AsyncIterator[GatewayClient]:
@@ -29,7 +30,7 @@ async def client(agent_pem: str) -> AsyncIterator[GatewayClient]:
 
 
 async def test_get_token_sends_utc_expiry_and_returns_the_token(
-    router: respx.MockRouter, client: GatewayClient
+    router: Router, client: GatewayClient
 ) -> None:
     before = datetime.now(timezone.utc)
     token = await client.get_token(
@@ -46,9 +47,7 @@ async def test_get_token_sends_utc_expiry_and_returns_the_token(
     assert isinstance(token, str) and token.count(".") == 1
 
 
-async def test_get_token_info_exposes_id_and_expiry(
-    router: respx.MockRouter, client: GatewayClient
-) -> None:
+async def test_get_token_info_exposes_id_and_expiry(router: Router, client: GatewayClient) -> None:
     info = await client.get_token_info(TokenOptions(tools=["serpapi"], permissions=["read"]))
     assert info.token_id and info.token_id.startswith("tok-")
     assert info.expires_at > datetime.now(timezone.utc)
@@ -70,7 +69,7 @@ async def test_get_token_info_exposes_id_and_expiry(
     ],
 )
 async def test_invalid_token_options_are_refused_before_any_request(
-    router: respx.MockRouter, client: GatewayClient, opts: object
+    router: Router, client: GatewayClient, opts: object
 ) -> None:
     with pytest.raises(GatewayValidationError) as caught:
         await client.get_token(opts)  # type: ignore[arg-type]
@@ -78,9 +77,7 @@ async def test_invalid_token_options_are_refused_before_any_request(
     assert router.calls.call_count == 0
 
 
-async def test_proxy_body_headers_and_intent(
-    router: respx.MockRouter, client: GatewayClient
-) -> None:
+async def test_proxy_body_headers_and_intent(router: Router, client: GatewayClient) -> None:
     route = router.post("/api/proxy-request").mock(return_value=proxy_answer([{"title": "x"}]))
     token = gateway_token(tools=["serpapi"])
     params = {"q": "site:linkedin.com Montreal plumber", "engine": "google"}
@@ -105,7 +102,7 @@ async def test_proxy_body_headers_and_intent(
 
 
 async def test_intent_in_params_wins_and_set_intent_changes_it(
-    router: respx.MockRouter, client: GatewayClient
+    router: Router, client: GatewayClient
 ) -> None:
     route = router.post("/api/proxy-request").mock(return_value=proxy_answer())
     token = gateway_token(tools=["serpapi"])
@@ -121,7 +118,7 @@ async def test_intent_in_params_wins_and_set_intent_changes_it(
     assert "intent" not in body["params"] and "intent" not in body
 
 
-async def test_idempotency_key_sources(router: respx.MockRouter, client: GatewayClient) -> None:
+async def test_idempotency_key_sources(router: Router, client: GatewayClient) -> None:
     route = router.post("/api/proxy-request").mock(return_value=proxy_answer())
     token = gateway_token(tools=["gmail_send"], permissions=["read", "write"])
     email = {"to": "a@b.c", "subject": "s", "body": "b"}
@@ -137,7 +134,7 @@ async def test_idempotency_key_sources(router: respx.MockRouter, client: Gateway
 
 
 async def test_correlation_ids_are_new_per_call_or_the_callers(
-    router: respx.MockRouter, client: GatewayClient
+    router: Router, client: GatewayClient
 ) -> None:
     route = router.post("/api/proxy-request").mock(return_value=proxy_answer())
     token = gateway_token(tools=["serpapi"])
@@ -150,7 +147,7 @@ async def test_correlation_ids_are_new_per_call_or_the_callers(
     assert first.server_correlation_id == "req_1700000000000_abcdefghi"
 
 
-async def test_proxy_response_fields(router: respx.MockRouter, client: GatewayClient) -> None:
+async def test_proxy_response_fields(router: Router, client: GatewayClient) -> None:
     router.post("/api/proxy-request").mock(
         return_value=proxy_answer(
             {"n": 1},
@@ -174,12 +171,12 @@ async def test_proxy_response_fields(router: respx.MockRouter, client: GatewayCl
 
 
 async def test_token_expires_at_without_the_header_comes_from_the_token(
-    router: respx.MockRouter, client: GatewayClient
+    router: Router, client: GatewayClient
 ) -> None:
     """No X-Token-Expires-At (the gateway sends it with rotation hints only): a managed
     token's expiry and a readable caller token's expiry still fill the field."""
     router.post("/api/generate-token").mock(
-        return_value=httpx.Response(
+        return_value=httpx2.Response(
             201,
             json={
                 "agent_token": gateway_token(tools=["serpapi"]),
@@ -201,7 +198,7 @@ async def test_token_expires_at_without_the_header_comes_from_the_token(
 
 @pytest.mark.parametrize("params", [{"when": datetime.now()}, {"x": float("nan")}, "q=1", [1]])
 async def test_unserialisable_params_are_refused_before_any_request(
-    router: respx.MockRouter, client: GatewayClient, params: object
+    router: Router, client: GatewayClient, params: object
 ) -> None:
     with pytest.raises(GatewayValidationError):
         await client.proxy("serpapi", "search", params)  # type: ignore[arg-type]
@@ -210,18 +207,16 @@ async def test_unserialisable_params_are_refused_before_any_request(
 
 @pytest.mark.parametrize("tool, action", [("", "search"), ("serpapi", ""), (None, "x")])
 async def test_tool_and_action_must_be_named(
-    router: respx.MockRouter, client: GatewayClient, tool: object, action: object
+    router: Router, client: GatewayClient, tool: object, action: object
 ) -> None:
     with pytest.raises(GatewayValidationError):
         await client.proxy(tool, action, {})  # type: ignore[arg-type]
     assert router.calls.call_count == 0
 
 
-async def test_proxy_async_returns_the_job_id(
-    router: respx.MockRouter, client: GatewayClient
-) -> None:
+async def test_proxy_async_returns_the_job_id(router: Router, client: GatewayClient) -> None:
     route = router.post("/api/proxy-request").mock(
-        return_value=httpx.Response(202, json={"job_id": "job-1", "status": "queued"})
+        return_value=httpx2.Response(202, json={"job_id": "job-1", "status": "queued"})
     )
     job = await client.proxy_async(
         "gmail_send", "send", {"to": "a@b.c", "subject": "s", "body": "b"},
@@ -232,7 +227,7 @@ async def test_proxy_async_returns_the_job_id(
 
 
 async def test_proxy_async_against_a_gateway_without_jobs(
-    router: respx.MockRouter, client: GatewayClient
+    router: Router, client: GatewayClient
 ) -> None:
     router.post("/api/proxy-request").mock(return_value=proxy_answer({"message_id": "m1"}))
     with pytest.raises(GatewayError) as caught:
@@ -242,11 +237,9 @@ async def test_proxy_async_against_a_gateway_without_jobs(
     assert caught.value.response.data == {"message_id": "m1"}  # it ran: here is its answer
 
 
-async def test_get_job_is_a_get_without_body_headers(
-    router: respx.MockRouter, client: GatewayClient
-) -> None:
+async def test_get_job_is_a_get_without_body_headers(router: Router, client: GatewayClient) -> None:
     route = router.get("/api/jobs/job-1").mock(
-        return_value=httpx.Response(
+        return_value=httpx2.Response(
             200, json={"job_id": "job-1", "status": "done", "result": {"id": 7}, "error": None}
         )
     )
@@ -267,43 +260,41 @@ async def test_get_job_is_a_get_without_body_headers(
     ],
 )
 async def test_job_id_is_one_path_segment(
-    router: respx.MockRouter, client: GatewayClient, job_id: str, raw_path: str
+    router: Router, client: GatewayClient, job_id: str, raw_path: str
 ) -> None:
     route = router.route(method="GET").mock(
-        return_value=httpx.Response(200, json={"job_id": job_id, "status": "queued"})
+        return_value=httpx2.Response(200, json={"job_id": job_id, "status": "queued"})
     )
     await client.get_job(job_id)
     assert route.calls.last.request.url.raw_path.decode() == raw_path
 
 
-async def test_wait_for_job_polls_until_done(
-    router: respx.MockRouter, client: GatewayClient
-) -> None:
+async def test_wait_for_job_polls_until_done(router: Router, client: GatewayClient) -> None:
     route = router.get("/api/jobs/j").mock(
         side_effect=[
-            httpx.Response(200, json={"job_id": "j", "status": "queued"}),
-            httpx.Response(200, json={"job_id": "j", "status": "running"}),
-            httpx.Response(200, json={"job_id": "j", "status": "done", "result": 1}),
+            httpx2.Response(200, json={"job_id": "j", "status": "queued"}),
+            httpx2.Response(200, json={"job_id": "j", "status": "running"}),
+            httpx2.Response(200, json={"job_id": "j", "status": "done", "result": 1}),
         ]
     )
     job = await client.wait_for_job("j", poll_interval_s=0.01)
     assert (job.status, job.result, route.call_count) == ("done", 1, 3)
 
 
-async def test_wait_for_job_times_out(router: respx.MockRouter, client: GatewayClient) -> None:
+async def test_wait_for_job_times_out(router: Router, client: GatewayClient) -> None:
     from runrgateway import GatewayTimeoutError
 
     router.get("/api/jobs/j").mock(
-        return_value=httpx.Response(200, json={"job_id": "j", "status": "running"})
+        return_value=httpx2.Response(200, json={"job_id": "j", "status": "running"})
     )
     with pytest.raises(GatewayTimeoutError, match="still running"):
         await client.wait_for_job("j", timeout_s=0.1, poll_interval_s=0.02)
 
 
-async def test_a_success_body_that_is_not_json(
-    router: respx.MockRouter, client: GatewayClient
-) -> None:
-    router.post("/api/proxy-request").mock(return_value=httpx.Response(200, text="<html>hi</html>"))
+async def test_a_success_body_that_is_not_json(router: Router, client: GatewayClient) -> None:
+    router.post("/api/proxy-request").mock(
+        return_value=httpx2.Response(200, text="<html>hi</html>")
+    )
     with pytest.raises(GatewayError) as caught:
         await client.proxy(
             "serpapi",
@@ -327,10 +318,10 @@ async def test_a_success_body_that_is_not_json(
     ],
 )
 async def test_success_answers_that_make_no_sense(
-    router: respx.MockRouter, client: GatewayClient, route: str, answer: object, call: str
+    router: Router, client: GatewayClient, route: str, answer: object, call: str
 ) -> None:
     answered = router["token"] if call == "token" else router.route(path=route)
-    answered.mock(side_effect=None, return_value=httpx.Response(200, json=answer))
+    answered.mock(side_effect=None, return_value=httpx2.Response(200, json=answer))
     with pytest.raises(GatewayError) as caught:
         if call == "job":
             await client.get_job("j")
@@ -352,7 +343,7 @@ async def test_success_answers_that_make_no_sense(
     ],
 )
 async def test_header_bound_arguments_are_checked_before_anything_is_sent(
-    router: respx.MockRouter, client: GatewayClient, kwargs: dict[str, str]
+    router: Router, client: GatewayClient, kwargs: dict[str, str]
 ) -> None:
     with pytest.raises(GatewayValidationError):
         await client.proxy(
@@ -363,8 +354,8 @@ async def test_header_bound_arguments_are_checked_before_anything_is_sent(
     assert router.calls.call_count == 0  # not even a token was minted
 
 
-async def test_caller_http_client_is_not_closed(router: respx.MockRouter, agent_pem: str) -> None:
-    http = httpx.AsyncClient()
+async def test_caller_http_client_is_not_closed(router: Router, agent_pem: str) -> None:
+    http = router.http_client()
     async with GatewayClient(BASE, "agent-1", agent_pem, http_client=http) as gw:
         await gw.get_token({"tools": ["serpapi"], "permissions": ["read"]})
     assert not http.is_closed
@@ -372,7 +363,7 @@ async def test_caller_http_client_is_not_closed(router: respx.MockRouter, agent_
 
 
 async def test_serpapi_query_is_sent_under_both_names(
-    router: respx.MockRouter, client: GatewayClient
+    router: Router, client: GatewayClient
 ) -> None:
     route = router.post("/api/proxy-request").mock(return_value=proxy_answer())
     token = gateway_token(tools=["serpapi"])
@@ -388,9 +379,7 @@ async def test_serpapi_query_is_sent_under_both_names(
     assert (sent["q"], sent["query"]) == ("a", "b")
 
 
-async def test_email_text_is_sent_as_body_and_text(
-    router: respx.MockRouter, client: GatewayClient
-) -> None:
+async def test_email_text_is_sent_as_body_and_text(router: Router, client: GatewayClient) -> None:
     """The real validator wants `body`, its gmail adapters read `text`: both go out."""
     route = router.post("/api/proxy-request").mock(return_value=proxy_answer())
     token = gateway_token(tools=["gmail_send"], permissions=["read", "write"])
@@ -410,14 +399,14 @@ async def test_email_text_is_sent_as_body_and_text(
 
 
 async def test_wait_for_job_reports_each_poll_and_backs_off(
-    router: respx.MockRouter, client: GatewayClient, monkeypatch: pytest.MonkeyPatch
+    router: Router, client: GatewayClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import sys
 
     monkeypatch.setattr(sys.modules[type(client).__module__], "JOB_POLL_CAP_S", 0.12)
     states = ["queued", "running", "running", "running", "running", "done"]
     router.get("/api/jobs/j").mock(
-        side_effect=[httpx.Response(200, json={"job_id": "j", "status": s}) for s in states]
+        side_effect=[httpx2.Response(200, json={"job_id": "j", "status": s}) for s in states]
     )
     seen: list[tuple[str, float]] = []
     job = await client.wait_for_job(

@@ -5,9 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 
-import httpx
+import httpx2
 import pytest
-import respx
 
 from runrgateway import (
     GatewayClient,
@@ -18,6 +17,8 @@ from runrgateway import (
     GatewayUpstreamError,
 )
 from tests.helpers import BASE, gateway_token, keeping_keys, proxy_answer, token_answer
+
+from .conftest import Router
 
 EMAIL = {"to": "a@b.c", "subject": "s", "body": "b"}
 
@@ -36,17 +37,15 @@ def email_token() -> str:
     return gateway_token(tools=["gmail_send"], permissions=["read", "write"])
 
 
-def rate_limited(**headers: str) -> httpx.Response:
-    return httpx.Response(
+def rate_limited(**headers: str) -> httpx2.Response:
+    return httpx2.Response(
         429, json={"error": "Rate limit exceeded", "retry_after": 52}, headers=headers
     )
 
 
-async def test_503_is_retried_even_for_a_side_effect(
-    router: respx.MockRouter, client: GatewayClient
-) -> None:
+async def test_503_is_retried_even_for_a_side_effect(router: Router, client: GatewayClient) -> None:
     route = router.post("/api/proxy-request").mock(
-        side_effect=[httpx.Response(503), httpx.Response(503), proxy_answer({"id": "m1"})]
+        side_effect=[httpx2.Response(503), httpx2.Response(503), proxy_answer({"id": "m1"})]
     )
     response = await client.proxy_response("gmail_send", "send", EMAIL, email_token())
     assert response.data == {"id": "m1"} and response.attempts == 3
@@ -58,9 +57,9 @@ async def test_503_is_retried_even_for_a_side_effect(
 
 @pytest.mark.parametrize("status", [408, 500, 502, 504])
 async def test_gmail_send_without_key_is_sent_once(
-    router: respx.MockRouter, client: GatewayClient, status: int
+    router: Router, client: GatewayClient, status: int
 ) -> None:
-    route = router.post("/api/proxy-request").mock(return_value=httpx.Response(status))
+    route = router.post("/api/proxy-request").mock(return_value=httpx2.Response(status))
     with pytest.raises(GatewayError) as caught:
         await client.proxy("gmail_send", "send", EMAIL, email_token())
     assert route.call_count == 1 and caught.value.attempts == 1
@@ -69,10 +68,10 @@ async def test_gmail_send_without_key_is_sent_once(
 
 @pytest.mark.parametrize("status", [408, 500, 502, 504])
 async def test_read_only_calls_are_retried(
-    router: respx.MockRouter, client: GatewayClient, status: int
+    router: Router, client: GatewayClient, status: int
 ) -> None:
     route = router.post("/api/proxy-request").mock(
-        side_effect=[httpx.Response(status), proxy_answer()]
+        side_effect=[httpx2.Response(status), proxy_answer()]
     )
     await client.proxy("serpapi", "search", {"q": "a"}, search_token())
     assert route.call_count == 2
@@ -80,20 +79,18 @@ async def test_read_only_calls_are_retried(
 
 @pytest.mark.parametrize("status", [408, 500, 502, 504])
 async def test_keyed_calls_are_retried_where_the_gateway_keeps_keys(
-    router: respx.MockRouter, client: GatewayClient, status: int
+    router: Router, client: GatewayClient, status: int
 ) -> None:
     route = router.post("/api/proxy-request").mock(
-        side_effect=keeping_keys(httpx.Response(status), proxy_answer())
+        side_effect=keeping_keys(httpx2.Response(status), proxy_answer())
     )
     await client.proxy("gmail_send", "send", EMAIL, email_token(), idempotency_key="k-1")
     assert route.call_count == 2
     assert [call.request.headers["idempotency-key"] for call in route.calls] == ["k-1", "k-1"]
 
 
-async def test_retries_stop_after_max_retries(
-    router: respx.MockRouter, client: GatewayClient
-) -> None:
-    route = router.post("/api/proxy-request").mock(return_value=httpx.Response(503))
+async def test_retries_stop_after_max_retries(router: Router, client: GatewayClient) -> None:
+    route = router.post("/api/proxy-request").mock(return_value=httpx2.Response(503))
     with pytest.raises(GatewayUpstreamError) as caught:
         await client.proxy("serpapi", "search", {"q": "a"}, search_token())
     assert route.call_count == 4 and caught.value.attempts == 4
@@ -101,10 +98,10 @@ async def test_retries_stop_after_max_retries(
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
 async def test_other_4xx_are_never_retried(
-    router: respx.MockRouter, client: GatewayClient, status: int
+    router: Router, client: GatewayClient, status: int
 ) -> None:
     route = router.post("/api/proxy-request").mock(
-        return_value=httpx.Response(status, json={"error": "nope"})
+        return_value=httpx2.Response(status, json={"error": "nope"})
     )
     with pytest.raises(GatewayError):
         await client.proxy("serpapi", "search", {"q": "a"}, search_token(), idempotency_key="k")
@@ -112,7 +109,7 @@ async def test_other_4xx_are_never_retried(
 
 
 async def test_rate_limit_wait_above_the_cap_is_not_waited(
-    router: respx.MockRouter, client: GatewayClient
+    router: Router, client: GatewayClient
 ) -> None:
     route = router.post("/api/proxy-request").mock(return_value=rate_limited())
     started = time.monotonic()
@@ -132,11 +129,11 @@ async def test_rate_limit_wait_above_the_cap_is_not_waited(
     ],
 )
 async def test_rate_limit_waits_what_the_server_asks(
-    router: respx.MockRouter, client: GatewayClient, headers: dict[str, str], body_wait: float
+    router: Router, client: GatewayClient, headers: dict[str, str], body_wait: float
 ) -> None:
     route = router.post("/api/proxy-request").mock(
         side_effect=[
-            httpx.Response(
+            httpx2.Response(
                 429,
                 json={"error": "Rate limit exceeded", "retry_after": body_wait},
                 headers=headers,
@@ -151,30 +148,28 @@ async def test_rate_limit_waits_what_the_server_asks(
 
 
 async def test_503_with_a_long_retry_after_fails_at_once(
-    router: respx.MockRouter, client: GatewayClient
+    router: Router, client: GatewayClient
 ) -> None:
     router.post("/api/proxy-request").mock(
-        return_value=httpx.Response(503, headers={"retry-after": "120"})
+        return_value=httpx2.Response(503, headers={"retry-after": "120"})
     )
     with pytest.raises(GatewayUpstreamError) as caught:
         await client.proxy("serpapi", "search", {"q": "a"}, search_token())
     assert caught.value.retry_after == 120 and caught.value.attempts == 1
 
 
-async def test_connect_errors_are_always_retried(
-    router: respx.MockRouter, client: GatewayClient
-) -> None:
+async def test_connect_errors_are_always_retried(router: Router, client: GatewayClient) -> None:
     route = router.post("/api/proxy-request").mock(
-        side_effect=[httpx.ConnectError("refused"), httpx.ConnectTimeout("slow"), proxy_answer()]
+        side_effect=[httpx2.ConnectError("refused"), httpx2.ConnectTimeout("slow"), proxy_answer()]
     )
     await client.proxy("gmail_send", "send", EMAIL, email_token())
     assert route.call_count == 3
 
 
 async def test_connect_errors_give_up_as_network_errors(
-    router: respx.MockRouter, client: GatewayClient
+    router: Router, client: GatewayClient
 ) -> None:
-    route = router.post("/api/proxy-request").mock(side_effect=httpx.ConnectError("refused"))
+    route = router.post("/api/proxy-request").mock(side_effect=httpx2.ConnectError("refused"))
     with pytest.raises(GatewayNetworkError) as caught:
         await client.proxy("gmail_send", "send", EMAIL, email_token())
     assert route.call_count == 4 and caught.value.attempts == 4
@@ -184,13 +179,13 @@ async def test_connect_errors_give_up_as_network_errors(
 @pytest.mark.parametrize(
     "failure, error",
     [
-        (httpx.ReadTimeout("slow"), GatewayTimeoutError),
-        (httpx.RemoteProtocolError("dropped"), GatewayNetworkError),
-        (httpx.ReadError("reset"), GatewayNetworkError),
+        (httpx2.ReadTimeout("slow"), GatewayTimeoutError),
+        (httpx2.RemoteProtocolError("dropped"), GatewayNetworkError),
+        (httpx2.ReadError("reset"), GatewayNetworkError),
     ],
 )
 async def test_failures_after_sending_retry_only_idempotent_calls(
-    router: respx.MockRouter,
+    router: Router,
     client: GatewayClient,
     failure: Exception,
     error: type[GatewayError],
@@ -204,45 +199,54 @@ async def test_failures_after_sending_retry_only_idempotent_calls(
     assert route.call_count == 3
 
 
-async def test_generate_token_is_retried(router: respx.MockRouter, client: GatewayClient) -> None:
+async def test_generate_token_is_retried(router: Router, client: GatewayClient) -> None:
     route = router.post("/api/generate-token").mock(
-        side_effect=[httpx.Response(502), httpx.ReadTimeout("slow"), token_answer]
+        side_effect=[httpx2.Response(502), httpx2.ReadTimeout("slow"), token_answer]
     )
     token = await client.get_token({"tools": ["serpapi"], "permissions": ["read"]})
     assert token and route.call_count == 3
 
 
-async def test_extra_read_only_actions_are_retried(
-    router: respx.MockRouter, agent_pem: str
-) -> None:
+async def test_extra_read_only_actions_are_retried(router: Router, agent_pem: str) -> None:
     route = router.post("/api/proxy-request").mock(
-        side_effect=[httpx.Response(500), proxy_answer()]
+        side_effect=[httpx2.Response(500), proxy_answer()]
     )
     async with GatewayClient(BASE, "agent-1", agent_pem, read_only_actions={"crm:lookup"}) as gw:
         await gw.proxy("crm", "lookup", {"id": 1}, gateway_token(tools=["crm"]))
     assert route.call_count == 2
 
 
-async def test_max_retries_zero_sends_once(router: respx.MockRouter, agent_pem: str) -> None:
-    route = router.post("/api/proxy-request").mock(return_value=httpx.Response(503))
+async def test_max_retries_zero_sends_once(router: Router, agent_pem: str) -> None:
+    route = router.post("/api/proxy-request").mock(return_value=httpx2.Response(503))
     async with GatewayClient(BASE, "agent-1", agent_pem, max_retries=0) as gw:
         with pytest.raises(GatewayUpstreamError):
             await gw.proxy("serpapi", "search", {"q": "a"}, search_token())
     assert route.call_count == 1
 
 
-async def test_each_attempt_has_its_own_timeout(router: respx.MockRouter, agent_pem: str) -> None:
+async def test_each_attempt_has_its_own_timeout(router: Router, agent_pem: str) -> None:
     route = router.post("/api/proxy-request").mock(return_value=proxy_answer())
     async with GatewayClient(BASE, "agent-1", agent_pem, timeout_ms=1234) as gw:
         await gw.proxy("serpapi", "search", {"q": "a"}, search_token())
     timeout = route.calls.last.request.extensions["timeout"]
-    assert timeout == {"connect": 1.234, "read": 1.234, "write": 1.234, "pool": 1.234}
+    # The wait for a free pool connection has its own bound (10 s unless set).
+    assert timeout == {"connect": 1.234, "read": 1.234, "write": 1.234, "pool": 10.0}
+
+
+async def test_the_pool_wait_is_bounded_on_its_own(router: Router, agent_pem: str) -> None:
+    route = router.post("/api/proxy-request").mock(return_value=proxy_answer())
+    async with GatewayClient(
+        BASE, "agent-1", agent_pem, timeout_ms=1234, pool_timeout_ms=250
+    ) as gw:
+        await gw.proxy("serpapi", "search", {"q": "a"}, search_token())
+    timeout = route.calls.last.request.extensions["timeout"]
+    assert timeout == {"connect": 1.234, "read": 1.234, "write": 1.234, "pool": 0.25}
 
 
 async def test_a_keyed_call_still_running_on_the_gateway_is_waited_for(
-    router: respx.MockRouter, client: GatewayClient
+    router: Router, client: GatewayClient
 ) -> None:
-    still_running = httpx.Response(
+    still_running = httpx2.Response(
         409,
         json={
             "error": "A request with this Idempotency-Key is still running",
@@ -251,7 +255,7 @@ async def test_a_keyed_call_still_running_on_the_gateway_is_waited_for(
     )
     route = router.post("/api/proxy-request").mock(
         side_effect=keeping_keys(
-            proxy_answer(), httpx.ReadTimeout("slow"), still_running, proxy_answer({"id": "m1"})
+            proxy_answer(), httpx2.ReadTimeout("slow"), still_running, proxy_answer({"id": "m1"})
         )
     )
     token = email_token()

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import logging
 
-import httpx
+import httpx2
 import pytest
-import respx
 
 from runrgateway import GatewayClient, GatewayConfigError, GatewayError, TokenOptions
 from runrgateway._signing import AgentKey, SignatureVerifier
 from tests.helpers import BASE, proxy_answer
+
+from .conftest import Router
 
 SECRET_PARAMS = {
     "q": "plumbers",
@@ -27,15 +28,15 @@ def pem_lines(pem: str) -> list[str]:
 
 
 async def test_a_whole_session_logs_no_secret(
-    router: respx.MockRouter, agent_pem: str, debug_logs: pytest.LogCaptureFixture
+    router: Router, agent_pem: str, debug_logs: pytest.LogCaptureFixture
 ) -> None:
     proxy = router.post("/api/proxy-request").mock(
         side_effect=[
-            httpx.Response(503),
+            httpx2.Response(503),
             proxy_answer(**{"x-token-rotation-recommended": "true"}),
-            httpx.Response(403, json={"error": "Token expired"}),
+            httpx2.Response(403, json={"error": "Token expired"}),
             proxy_answer(),
-            httpx.Response(
+            httpx2.Response(
                 400, json={"error": "Parameter validation failed", "details": SECRET_PARAMS}
             ),
         ]
@@ -62,9 +63,9 @@ async def test_a_whole_session_logs_no_secret(
 
 
 async def test_debug_line_per_attempt(
-    router: respx.MockRouter, agent_pem: str, debug_logs: pytest.LogCaptureFixture
+    router: Router, agent_pem: str, debug_logs: pytest.LogCaptureFixture
 ) -> None:
-    router.post("/api/proxy-request").mock(side_effect=[httpx.Response(503), proxy_answer()])
+    router.post("/api/proxy-request").mock(side_effect=[httpx2.Response(503), proxy_answer()])
     async with GatewayClient(BASE, "agent-1", agent_pem) as gw:
         response = await gw.proxy_response("serpapi", "search", {"q": "x"})
     lines = [r.getMessage() for r in debug_logs.records if "/api/proxy-request" in r.getMessage()]
@@ -128,11 +129,11 @@ async def test_a_broken_key_is_refused_without_echoing_it() -> None:
 
 
 @pytest.mark.parametrize("kind", ["ed25519", "ec", "ec-p384", "rsa"])
-async def test_every_request_is_signed_verifiably(router: respx.MockRouter, kind: str) -> None:
+async def test_every_request_is_signed_verifiably(router: Router, kind: str) -> None:
     key = AgentKey.generate(kind)
     proxy = router.post("/api/proxy-request").mock(return_value=proxy_answer())
     jobs = router.get("/api/jobs/j%2F1").mock(
-        return_value=httpx.Response(200, json={"job_id": "j/1", "status": "done"})
+        return_value=httpx2.Response(200, json={"job_id": "j/1", "status": "done"})
     )
     async with GatewayClient(BASE, "agent-9", key.private_key_pem()) as gw:
         await gw.proxy("serpapi", "search", {"q": "é?&/"})
@@ -154,7 +155,7 @@ async def test_every_request_is_signed_verifiably(router: respx.MockRouter, kind
     )
 
 
-async def test_encrypted_key_with_password(router: respx.MockRouter) -> None:
+async def test_encrypted_key_with_password(router: Router) -> None:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -174,11 +175,11 @@ async def test_encrypted_key_with_password(router: respx.MockRouter) -> None:
 
 
 async def test_a_gateway_echoing_the_token_does_not_put_it_in_the_error(
-    router: respx.MockRouter, agent_pem: str
+    router: Router, agent_pem: str
 ) -> None:
-    def echo(request: httpx.Request) -> httpx.Response:
+    def echo(request: httpx2.Request) -> httpx2.Response:
         token = json.loads(request.content)["agent_token"]
-        return httpx.Response(
+        return httpx2.Response(
             400, json={"error": f"bad token {token}", "details": {"echo": token}, "reason": token}
         )
 
@@ -206,7 +207,7 @@ async def test_default_intent_is_a_setting(agent_pem: str) -> None:
         GatewayClient(BASE, "agent-1", agent_pem, default_intent="")
 
 
-async def test_a_closed_client_says_so(router: respx.MockRouter, agent_pem: str) -> None:
+async def test_a_closed_client_says_so(router: Router, agent_pem: str) -> None:
     client = GatewayClient(BASE, "agent-1", agent_pem)
     async with client:
         await client.get_token({"tools": ["serpapi"], "permissions": ["read"]})

@@ -7,9 +7,8 @@ import logging
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 
-import httpx
+import httpx2
 import pytest
-import respx
 
 from runrgateway import GatewayClient, GatewayPolicyError, GatewayTokenError
 from runrgateway._concurrency import async_sleep
@@ -23,6 +22,8 @@ from tests.helpers import (
     token_answer,
 )
 
+from .conftest import Router
+
 
 @pytest.fixture
 async def client(agent_pem: str) -> AsyncIterator[GatewayClient]:
@@ -30,7 +31,7 @@ async def client(agent_pem: str) -> AsyncIterator[GatewayClient]:
         yield gw
 
 
-async def test_twenty_calls_mint_one_token(router: respx.MockRouter, client: GatewayClient) -> None:
+async def test_twenty_calls_mint_one_token(router: Router, client: GatewayClient) -> None:
     proxy = router.post("/api/proxy-request").mock(return_value=proxy_answer())
     for _ in range(20):
         await client.proxy("serpapi", "search", {"q": "a"})
@@ -39,9 +40,7 @@ async def test_twenty_calls_mint_one_token(router: respx.MockRouter, client: Gat
     assert len(tokens) == 1
 
 
-async def test_managed_tokens_are_least_privilege(
-    router: respx.MockRouter, client: GatewayClient
-) -> None:
+async def test_managed_tokens_are_least_privilege(router: Router, client: GatewayClient) -> None:
     router.post("/api/proxy-request").mock(return_value=proxy_answer())
     await client.proxy("serpapi", "search", {"q": "a"})
     await client.proxy("gmail_send", "send", {"to": "a@b.c", "subject": "s", "body": "b"})
@@ -54,7 +53,7 @@ async def test_managed_tokens_are_least_privilege(
 
 
 async def test_provenance_fields_are_the_exact_payload_bytes(
-    router: respx.MockRouter, client: GatewayClient
+    router: Router, client: GatewayClient
 ) -> None:
     proxy = router.post("/api/proxy-request").mock(return_value=proxy_answer())
     await client.proxy("serpapi", "search", {"q": "a"})
@@ -65,7 +64,7 @@ async def test_provenance_fields_are_the_exact_payload_bytes(
     assert body["proof_payload"] == base64.b64decode(first_segment).decode()
 
 
-async def test_proof_payload_override(router: respx.MockRouter, client: GatewayClient) -> None:
+async def test_proof_payload_override(router: Router, client: GatewayClient) -> None:
     proxy = router.post("/api/proxy-request").mock(return_value=proxy_answer())
     await client.proxy("serpapi", "search", {"q": "a"}, None, {"custom": True})
     assert json_body(proxy.calls.last.request)["proof_payload"] == '{"custom":true}'
@@ -76,7 +75,7 @@ async def test_proof_payload_override(router: respx.MockRouter, client: GatewayC
 
 
 async def test_tokens_from_get_token_carry_provenance(
-    router: respx.MockRouter, client: GatewayClient
+    router: Router, client: GatewayClient
 ) -> None:
     proxy = router.post("/api/proxy-request").mock(return_value=proxy_answer())
     info = await client.get_token_info({"tools": ["serpapi"], "permissions": ["read"]})
@@ -87,14 +86,12 @@ async def test_tokens_from_get_token_carry_provenance(
     assert "token_id" not in json_body(proxy.calls.last.request)
 
 
-async def slow_token_answer(request: httpx.Request) -> httpx.Response:
+async def slow_token_answer(request: httpx2.Request) -> httpx2.Response:
     await async_sleep(0.05)  # long enough for every caller to be waiting on the same mint
     return token_answer(request)
 
 
-async def test_concurrent_callers_share_one_mint(
-    router: respx.MockRouter, client: GatewayClient
-) -> None:
+async def test_concurrent_callers_share_one_mint(router: Router, client: GatewayClient) -> None:
     router["token"].side_effect = slow_token_answer
     router.post("/api/proxy-request").mock(return_value=proxy_answer())
     calls = [lambda: client.proxy("serpapi", "search", {"q": "a"}) for _ in range(50)]
@@ -102,14 +99,12 @@ async def test_concurrent_callers_share_one_mint(
     assert len(results) == 50 and router["token"].call_count == 1
 
 
-async def failing_slow_token_answer(request: httpx.Request) -> httpx.Response:
+async def failing_slow_token_answer(request: httpx2.Request) -> httpx2.Response:
     await async_sleep(0.3)  # every thread of the pool has started and waits on this mint
-    return httpx.Response(404, json={"error": "Agent not found."})
+    return httpx2.Response(404, json={"error": "Agent not found."})
 
 
-async def test_concurrent_callers_share_one_failure(
-    router: respx.MockRouter, client: GatewayClient
-) -> None:
+async def test_concurrent_callers_share_one_failure(router: Router, client: GatewayClient) -> None:
     router["token"].side_effect = failing_slow_token_answer
 
     async def call() -> str:
@@ -125,7 +120,7 @@ async def test_concurrent_callers_share_one_failure(
 
 
 async def test_rotation_hint_makes_the_next_call_mint(
-    router: respx.MockRouter, client: GatewayClient
+    router: Router, client: GatewayClient
 ) -> None:
     """The gateway says the token ends within the refresh margin: replace it now."""
     soon = datetime.now(timezone.utc) + timedelta(seconds=30)
@@ -143,11 +138,11 @@ async def test_rotation_hint_makes_the_next_call_mint(
 
 
 async def test_rotation_hint_on_an_error_answer_counts_too(
-    router: respx.MockRouter, client: GatewayClient
+    router: Router, client: GatewayClient
 ) -> None:
     router.post("/api/proxy-request").mock(
         side_effect=[
-            httpx.Response(400, json={"error": "Parameter validation failed"}, headers={"x-token-rotation-recommended": "true", "x-token-expires-at": format_utc(datetime.now(timezone.utc))}),
+            httpx2.Response(400, json={"error": "Parameter validation failed"}, headers={"x-token-rotation-recommended": "true", "x-token-expires-at": format_utc(datetime.now(timezone.utc))}),
             proxy_answer(),
         ]
     )  # fmt: skip
@@ -167,10 +162,10 @@ async def test_rotation_hint_on_an_error_answer_counts_too(
     ],
 )
 async def test_token_refused_for_a_managed_token_is_replaced_once(
-    router: respx.MockRouter, client: GatewayClient, refusal: str
+    router: Router, client: GatewayClient, refusal: str
 ) -> None:
     proxy = router.post("/api/proxy-request").mock(
-        side_effect=[httpx.Response(403, json={"error": refusal}), proxy_answer({"ok": 1})]
+        side_effect=[httpx2.Response(403, json={"error": refusal}), proxy_answer({"ok": 1})]
     )
     assert await client.proxy("serpapi", "search", {"q": "a"}) == {"ok": 1}
     assert router["token"].call_count == 2
@@ -180,11 +175,9 @@ async def test_token_refused_for_a_managed_token_is_replaced_once(
     assert len(ids) == 1
 
 
-async def test_a_refusal_of_the_new_token_is_raised(
-    router: respx.MockRouter, client: GatewayClient
-) -> None:
+async def test_a_refusal_of_the_new_token_is_raised(router: Router, client: GatewayClient) -> None:
     router.post("/api/proxy-request").mock(
-        return_value=httpx.Response(403, json={"error": "Token expired"})
+        return_value=httpx2.Response(403, json={"error": "Token expired"})
     )
     with pytest.raises(GatewayTokenError):
         await client.proxy("serpapi", "search", {"q": "a"})
@@ -192,18 +185,18 @@ async def test_a_refusal_of_the_new_token_is_raised(
 
 
 async def test_a_late_refusal_does_not_discard_a_fresh_token(
-    router: respx.MockRouter, client: GatewayClient
+    router: Router, client: GatewayClient
 ) -> None:
     """Two calls share token A; one refusal replaces it, the late second one keeps B."""
     refusals = 0
 
-    async def gateway(request: httpx.Request) -> httpx.Response:
+    async def gateway(request: httpx2.Request) -> httpx2.Response:
         nonlocal refusals
         token = json_body(request)["agent_token"]
         if token == first_token:
             refusals += 1
             await async_sleep(0.01 if refusals == 1 else 0.2)  # the second refusal comes late
-            return httpx.Response(403, json={"error": "Token expired"})
+            return httpx2.Response(403, json={"error": "Token expired"})
         return proxy_answer({"token": token})
 
     first_token = await client._tokens.get(["serpapi"], ["read"])
@@ -218,7 +211,7 @@ async def test_a_late_refusal_does_not_discard_a_fresh_token(
 
 
 async def test_caller_tokens_older_than_a_day_are_refused_unsent(
-    router: respx.MockRouter, client: GatewayClient
+    router: Router, client: GatewayClient
 ) -> None:
     proxy = router.post("/api/proxy-request").mock(return_value=proxy_answer())
     now = datetime.now(timezone.utc)
@@ -236,9 +229,7 @@ async def test_caller_tokens_older_than_a_day_are_refused_unsent(
     assert proxy.call_count == 0 and router["token"].call_count == 0
 
 
-async def test_jwt_caller_tokens_are_checked_too(
-    router: respx.MockRouter, client: GatewayClient
-) -> None:
+async def test_jwt_caller_tokens_are_checked_too(router: Router, client: GatewayClient) -> None:
     import json as _json
 
     def b64(obj: object) -> str:
@@ -253,7 +244,7 @@ async def test_jwt_caller_tokens_are_checked_too(
 
 
 async def test_undecodable_caller_tokens_are_sent_as_given(
-    router: respx.MockRouter, client: GatewayClient
+    router: Router, client: GatewayClient
 ) -> None:
     proxy = router.post("/api/proxy-request").mock(return_value=proxy_answer())
     await client.proxy("serpapi", "search", {"q": "a"}, "opaque-token-value")
@@ -261,7 +252,7 @@ async def test_undecodable_caller_tokens_are_sent_as_given(
 
 
 async def test_scope_guard_refuses_a_tool_outside_the_token(
-    router: respx.MockRouter, client: GatewayClient
+    router: Router, client: GatewayClient
 ) -> None:
     proxy = router.post("/api/proxy-request").mock(return_value=proxy_answer())
     with pytest.raises(GatewayPolicyError, match="not scoped"):
@@ -269,11 +260,9 @@ async def test_scope_guard_refuses_a_tool_outside_the_token(
     assert proxy.call_count == 0
 
 
-async def test_caller_token_refusal_is_not_retried(
-    router: respx.MockRouter, client: GatewayClient
-) -> None:
+async def test_caller_token_refusal_is_not_retried(router: Router, client: GatewayClient) -> None:
     proxy = router.post("/api/proxy-request").mock(
-        return_value=httpx.Response(403, json={"error": "Token expired"})
+        return_value=httpx2.Response(403, json={"error": "Token expired"})
     )
     with pytest.raises(GatewayTokenError):
         await client.proxy("serpapi", "search", {"q": "a"}, gateway_token(tools=["serpapi"]))
@@ -281,7 +270,7 @@ async def test_caller_token_refusal_is_not_retried(
 
 
 async def test_rotation_hint_on_a_caller_token_is_a_warning(
-    router: respx.MockRouter, client: GatewayClient, caplog: pytest.LogCaptureFixture
+    router: Router, client: GatewayClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     router.post("/api/proxy-request").mock(
         return_value=proxy_answer(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Iterator
 
-import httpx
+import httpx2
 import pytest
 
 from runrgateway import (
@@ -54,7 +54,7 @@ async def client(
 
 
 async def test_an_agent_created_over_http_with_its_rsa_key(server: GatewayServer) -> None:
-    async with httpx.AsyncClient(base_url=server.url) as admin:
+    async with httpx2.AsyncClient(base_url=server.url) as admin:
         answer = await admin.post(
             "/api/create-agent", json={"name": "scraper", "created_by": "t", "role": "agent"}
         )
@@ -83,14 +83,14 @@ async def test_a_tampered_body_is_refused(
 ) -> None:
     agent = gateway.create_agent("victim", public_key_pem=ed25519.public_key_pem())
 
-    async def tamper(request: httpx.Request) -> None:
+    async def tamper(request: httpx2.Request) -> None:
         if request.url.path.endswith("/proxy-request"):
             body = request.content.replace(b"harmless", b"malicious")
-            request.stream = httpx.ByteStream(body)
+            request.stream = httpx2.ByteStream(body)
             request._content = body  # a man in the middle edits the bytes
             request.headers["content-length"] = str(len(body))
 
-    http = httpx.AsyncClient(event_hooks={"request": [tamper]})
+    http = httpx2.AsyncClient(event_hooks={"request": [tamper]})
     async with GatewayClient(
         server.url, agent.agent_id, ed25519.private_key_pem(), http_client=http
     ) as gw:

@@ -9,9 +9,8 @@ from __future__ import annotations
 import gzip
 from collections.abc import AsyncIterator
 
-import httpx
+import httpx2
 import pytest
-import respx
 
 from runrgateway import (
     GatewayClient,
@@ -24,6 +23,8 @@ from runrgateway import (
 from runrgateway._concurrency import async_sleep
 from runrgateway.testing import EmbeddedGateway
 from tests.helpers import BASE, gateway_token
+
+from .conftest import Router
 
 TOKEN = gateway_token(tools=["serpapi"])
 
@@ -39,10 +40,10 @@ async def call(client: GatewayClient) -> object:
 
 
 async def test_retry_after_http_date_with_a_huge_year(
-    router: respx.MockRouter, client: GatewayClient
+    router: Router, client: GatewayClient
 ) -> None:
     router.post("/api/proxy-request").mock(
-        return_value=httpx.Response(
+        return_value=httpx2.Response(
             429, headers={"retry-after": "Fri, 01 Jan 99999999 00:00:00 GMT"}, json={}
         )
     )
@@ -52,10 +53,10 @@ async def test_retry_after_http_date_with_a_huge_year(
 
 
 async def test_retry_after_of_four_hundred_digits_in_the_body(
-    router: respx.MockRouter, client: GatewayClient
+    router: Router, client: GatewayClient
 ) -> None:
     body = b'{"error": "Rate limit exceeded", "retry_after": ' + b"9" * 400 + b"}"
-    router.post("/api/proxy-request").mock(return_value=httpx.Response(429, content=body))
+    router.post("/api/proxy-request").mock(return_value=httpx2.Response(429, content=body))
     with pytest.raises(GatewayRateLimitError) as caught:
         await call(client)
     assert caught.value.retry_after is not None
@@ -69,10 +70,10 @@ async def test_retry_after_of_four_hundred_digits_in_the_body(
     "status, prefix", [(400, b'{"error": "Bad", "details": '), (200, b'{"success": true, "data": ')]
 )
 async def test_body_nested_deep(
-    router: respx.MockRouter, client: GatewayClient, depth: int, status: int, prefix: bytes
+    router: Router, client: GatewayClient, depth: int, status: int, prefix: bytes
 ) -> None:
     body = prefix + b"[" * depth + b"]" * depth + b"}"
-    router.post("/api/proxy-request").mock(return_value=httpx.Response(status, content=body))
+    router.post("/api/proxy-request").mock(return_value=httpx2.Response(status, content=body))
     with pytest.raises(GatewayError) as caught:
         await call(client)
     assert caught.value.status_code == status
@@ -82,27 +83,25 @@ async def test_body_nested_deep(
         assert "could not be read as JSON" in str(caught.value)
 
 
-async def test_ordinary_nesting_still_decodes(
-    router: respx.MockRouter, client: GatewayClient
-) -> None:
+async def test_ordinary_nesting_still_decodes(router: Router, client: GatewayClient) -> None:
     data: object = "leaf"
     for _ in range(30):  # 60 levels: deeper than any tool answer
         data = {"a": [data]}
     router.post("/api/proxy-request").mock(
-        return_value=httpx.Response(200, json={"success": True, "data": data})
+        return_value=httpx2.Response(200, json={"success": True, "data": data})
     )
     assert await call(client) == data
 
 
 @pytest.mark.parametrize("status", [200, 400])
 async def test_gzip_marked_body_that_is_not_gzip(
-    router: respx.MockRouter, client: GatewayClient, status: int
+    router: Router, client: GatewayClient, status: int
 ) -> None:
     router.post("/api/proxy-request").mock(
-        side_effect=lambda _: httpx.Response(
+        side_effect=lambda _: httpx2.Response(
             status,
             headers={"content-encoding": "gzip"},
-            stream=httpx.ByteStream(b"this is not gzip"),  # read (and decoded) by the client
+            stream=httpx2.ByteStream(b"this is not gzip"),  # read (and decoded) by the client
         )
     )
     with pytest.raises(GatewayError) as caught:
@@ -111,9 +110,9 @@ async def test_gzip_marked_body_that_is_not_gzip(
     assert "Content-Encoding" in str(caught.value)
 
 
-async def test_real_gzip_still_decodes(router: respx.MockRouter, client: GatewayClient) -> None:
+async def test_real_gzip_still_decodes(router: Router, client: GatewayClient) -> None:
     router.post("/api/proxy-request").mock(
-        return_value=httpx.Response(
+        return_value=httpx2.Response(
             200,
             headers={"content-encoding": "gzip", "content-type": "application/json"},
             content=gzip.compress(b'{"success": true, "data": {"ok": 1}}'),
@@ -123,7 +122,7 @@ async def test_real_gzip_still_decodes(router: respx.MockRouter, client: Gateway
 
 
 async def test_wait_cap_holds_for_a_502_too(
-    router: respx.MockRouter, agent_pem: str, monkeypatch: pytest.MonkeyPatch
+    router: Router, agent_pem: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A read-only call's 502 asking for an hour is reported, not slept (every status)."""
     slept: list[float] = []
@@ -134,7 +133,7 @@ async def test_wait_cap_holds_for_a_502_too(
     # The client module's own binding of the sleep (the twin's name after unasync).
     monkeypatch.setitem(GatewayClient._send.__globals__, async_sleep.__name__, record)
     route = router.post("/api/proxy-request").mock(
-        return_value=httpx.Response(502, headers={"retry-after": "3600"}, json={"error": "x"})
+        return_value=httpx2.Response(502, headers={"retry-after": "3600"}, json={"error": "x"})
     )
     async with GatewayClient(BASE, "agent-1", agent_pem, max_retry_after_s=1) as gw:
         with pytest.raises(GatewayUpstreamError):
@@ -142,16 +141,14 @@ async def test_wait_cap_holds_for_a_502_too(
     assert slept == [] and route.call_count == 1
 
 
-async def test_html_page_from_another_service(
-    router: respx.MockRouter, client: GatewayClient
-) -> None:
+async def test_html_page_from_another_service(router: Router, client: GatewayClient) -> None:
     page = (
         "<!DOCTYPE html>\n<html><head><title>Welcome to nginx!</title></head>\n<body>"
         + "<p>filler text</p>\n" * 500
         + "</body></html>"
     )
     router.post("/api/proxy-request").mock(
-        return_value=httpx.Response(
+        return_value=httpx2.Response(
             404, text=page, headers={"content-type": "text/html; charset=utf-8"}
         )
     )
@@ -165,11 +162,9 @@ async def test_html_page_from_another_service(
     assert message.count("filler text") <= 1
 
 
-async def test_html_page_on_a_success_status(
-    router: respx.MockRouter, client: GatewayClient
-) -> None:
+async def test_html_page_on_a_success_status(router: Router, client: GatewayClient) -> None:
     router.post("/api/proxy-request").mock(
-        return_value=httpx.Response(
+        return_value=httpx2.Response(
             200, text="<html><body>" + "x" * 5000 + "</body></html>",
             headers={"content-type": "text/html"},
         )
@@ -182,9 +177,9 @@ async def test_html_page_on_a_success_status(
     assert len(message) < 400 and "\n" not in message
 
 
-async def test_base_url_ending_in_api_gets_a_hint(router: respx.MockRouter, agent_pem: str) -> None:
+async def test_base_url_ending_in_api_gets_a_hint(router: Router, agent_pem: str) -> None:
     router.post("/api/api/generate-token").mock(
-        return_value=httpx.Response(
+        return_value=httpx2.Response(
             404,
             json={"message": "Route POST:/api/api/generate-token not found", "error": "Not Found",
                   "statusCode": 404},
@@ -198,9 +193,9 @@ async def test_base_url_ending_in_api_gets_a_hint(router: respx.MockRouter, agen
     assert f"base_url={BASE!r}" in message
 
 
-async def test_network_error_names_the_url(router: respx.MockRouter, client: GatewayClient) -> None:
+async def test_network_error_names_the_url(router: Router, client: GatewayClient) -> None:
     router.post("/api/proxy-request").mock(
-        side_effect=httpx.ConnectError("All connection attempts failed")
+        side_effect=httpx2.ConnectError("All connection attempts failed")
     )
     with pytest.raises(GatewayNetworkError) as caught:
         await call(client)

@@ -12,15 +12,16 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
-import respx
 from hypothesis import given
 from hypothesis import strategies as st
 
 from runrgateway import GatewayError, SyncGatewayClient
 from tests.helpers import BASE, gateway_token
 from tests.strategies import answer_bodies, answer_headers, statuses
+
+from .conftest import Router
 
 TOKEN = gateway_token(tools=["serpapi"])
 
@@ -32,15 +33,15 @@ class Answers:
         self.next: tuple[int, dict[str, str], bytes] = (200, {}, b"{}")
         self.served = 0
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
         self.served += 1
         status, headers, body = self.next
         # A stream, so that the client (not the test) reads and decodes the body.
-        return httpx.Response(status, headers=headers, stream=httpx.ByteStream(body))
+        return httpx2.Response(status, headers=headers, stream=httpx2.ByteStream(body))
 
 
 @pytest.fixture
-def answers(router: respx.MockRouter) -> Answers:
+def answers(router: Router) -> Answers:
     served = Answers()
     router["token"].mock(side_effect=served)
     router.post("/api/proxy-request").mock(side_effect=served)

@@ -14,10 +14,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import respx
 
 from runrgateway import GatewayConfigError, GatewayValidationError, SyncGatewayClient
 from tests.helpers import BASE, proxy_answer
+
+from .conftest import Router
 
 SURROGATE = "\ud800"
 
@@ -35,24 +36,20 @@ def nested(depth: int) -> Any:
     return value
 
 
-def test_token_options_with_a_non_string_key(
-    router: respx.MockRouter, client: SyncGatewayClient
-) -> None:
+def test_token_options_with_a_non_string_key(router: Router, client: SyncGatewayClient) -> None:
     with pytest.raises(GatewayValidationError, match="token options"):
         client.get_token({1: 2, "a": 3})  # type: ignore[dict-item]
     assert router.calls.call_count == 0
 
 
 @pytest.mark.parametrize("depth", [200, 5000])
-def test_params_nested_deep(
-    router: respx.MockRouter, client: SyncGatewayClient, depth: int
-) -> None:
+def test_params_nested_deep(router: Router, client: SyncGatewayClient, depth: int) -> None:
     with pytest.raises(GatewayValidationError, match="nested"):
         client.proxy("serpapi", "search", {"q": nested(depth)})
     assert router.calls.call_count == 0
 
 
-def test_params_with_a_cycle(router: respx.MockRouter, client: SyncGatewayClient) -> None:
+def test_params_with_a_cycle(router: Router, client: SyncGatewayClient) -> None:
     params: dict[str, Any] = {"q": "a"}
     params["self"] = params
     with pytest.raises(GatewayValidationError):
@@ -60,20 +57,20 @@ def test_params_with_a_cycle(router: respx.MockRouter, client: SyncGatewayClient
     assert router.calls.call_count == 0
 
 
-def test_params_with_a_non_string_key(router: respx.MockRouter, client: SyncGatewayClient) -> None:
+def test_params_with_a_non_string_key(router: Router, client: SyncGatewayClient) -> None:
     with pytest.raises(GatewayValidationError, match="keys"):
         client.proxy("serpapi", "search", {"q": "a", "filters": {1: "x", "1": "y"}})
     assert router.calls.call_count == 0
 
 
-def test_params_with_a_lone_surrogate(router: respx.MockRouter, client: SyncGatewayClient) -> None:
+def test_params_with_a_lone_surrogate(router: Router, client: SyncGatewayClient) -> None:
     with pytest.raises(GatewayValidationError):
         client.proxy("serpapi", "search", {"q": f"a{SURROGATE}"})
     assert router.calls.call_count == 0
 
 
 def test_caller_token_with_a_deeply_nested_payload(
-    router: respx.MockRouter, client: SyncGatewayClient
+    router: Router, client: SyncGatewayClient
 ) -> None:
     """A token whose payload cannot be read is not one the client can check: sent as given."""
     payload = b"[" * 100_000 + b"]" * 100_000
@@ -87,14 +84,14 @@ def test_caller_token_with_a_deeply_nested_payload(
     "override", [b"\xff", f"a{SURROGATE}", {"a": math.nan}, object(), nested(5000)]
 )
 def test_bad_proof_payload_override_refused_before_any_token(
-    router: respx.MockRouter, client: SyncGatewayClient, override: Any
+    router: Router, client: SyncGatewayClient, override: Any
 ) -> None:
     with pytest.raises(GatewayValidationError, match="proof_payload_override"):
         client.proxy("serpapi", "search", {"q": "a"}, proof_payload_override=override)
     assert router.calls.call_count == 0  # no generate-token either
 
 
-def test_lone_surrogate_in_job_id(router: respx.MockRouter, client: SyncGatewayClient) -> None:
+def test_lone_surrogate_in_job_id(router: Router, client: SyncGatewayClient) -> None:
     with pytest.raises(GatewayValidationError, match="job_id"):
         client.get_job(f"job{SURROGATE}")
     with pytest.raises(GatewayValidationError, match="job_id"):
@@ -114,7 +111,7 @@ def test_lone_surrogate_in_job_id(router: respx.MockRouter, client: SyncGatewayC
     ],
 )
 def test_wait_for_job_arguments(
-    router: respx.MockRouter, client: SyncGatewayClient, kwargs: dict[str, Any], name: str
+    router: Router, client: SyncGatewayClient, kwargs: dict[str, Any], name: str
 ) -> None:
     with pytest.raises(GatewayValidationError, match=name):
         client.wait_for_job("job-1", **kwargs)

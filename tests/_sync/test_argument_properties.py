@@ -8,9 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
-import respx
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -23,6 +22,8 @@ from runrgateway import (
 from tests.helpers import BASE, gateway_token, proxy_answer
 from tests.strategies import anything, token_strings
 
+from .conftest import Router
+
 TOKEN = gateway_token(tools=["serpapi"])
 
 
@@ -32,10 +33,10 @@ def maybe(valid: Any) -> st.SearchStrategy[Any]:
 
 
 @pytest.fixture
-def sent(router: respx.MockRouter) -> respx.MockRouter:
+def sent(router: Router) -> Router:
     router.post("/api/proxy-request").mock(side_effect=lambda _: proxy_answer({"ok": 1}))
     router.route(method="GET").mock(
-        side_effect=lambda request: httpx.Response(
+        side_effect=lambda request: httpx2.Response(
             200, json={"job_id": request.url.path.rsplit("/", 1)[-1], "status": "done"}
         )
     )
@@ -48,7 +49,7 @@ def client(agent_pem: str) -> Iterator[SyncGatewayClient]:
         yield gw
 
 
-def outcome(sent: respx.MockRouter, call: Any) -> Any:
+def outcome(sent: Router, call: Any) -> Any:
     """Run `call`; a refusal must be a documented error, with no request sent."""
     before = sent.calls.call_count
     try:
@@ -76,7 +77,7 @@ def outcome(sent: respx.MockRouter, call: Any) -> Any:
     ttl=maybe(15),
 )
 def test_constructor_arguments(
-    sent: respx.MockRouter,
+    sent: Router,
     agent_pem: str,
     base_url: Any,
     agent_id: Any,
@@ -125,7 +126,7 @@ def test_constructor_arguments(
     method=st.sampled_from(["proxy", "proxy_response", "proxy_async"]),
 )
 def test_call_arguments(
-    sent: respx.MockRouter,
+    sent: Router,
     client: SyncGatewayClient,
     tool: Any,
     action: Any,
@@ -158,7 +159,7 @@ def test_call_arguments(
     st.dictionaries(anything.filter(lambda key: _hashable(key)), anything, max_size=4),
     anything,
 ))  # fmt: skip
-def test_token_options(sent: respx.MockRouter, client: SyncGatewayClient, opts: Any) -> None:
+def test_token_options(sent: Router, client: SyncGatewayClient, opts: Any) -> None:
     def call() -> Any:
         return client.get_token(opts)
 
@@ -173,7 +174,7 @@ def test_token_options(sent: respx.MockRouter, client: SyncGatewayClient, opts: 
     method=st.sampled_from(["get_job", "wait_for_job"]),
 )
 def test_job_arguments(
-    sent: respx.MockRouter,
+    sent: Router,
     client: SyncGatewayClient,
     job_id: Any,
     timeout_s: Any,
@@ -192,7 +193,7 @@ def test_job_arguments(
 
 
 @given(intent=anything)
-def test_set_intent(sent: respx.MockRouter, client: SyncGatewayClient, intent: Any) -> None:
+def test_set_intent(sent: Router, client: SyncGatewayClient, intent: Any) -> None:
     def call() -> Any:
         client.set_intent(intent)
 

@@ -7,9 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
-import respx
 
 from runrgateway import (
     GatewayAuthError,
@@ -22,6 +21,8 @@ from runrgateway import (
     SyncGatewayClient,
 )
 from tests.helpers import BASE, gateway_token
+
+from .conftest import Router
 
 SERVER_ID = "req_1700000000000_abcdefghi"
 
@@ -69,16 +70,16 @@ def client(agent_pem: str) -> Iterator[SyncGatewayClient]:
         yield gw
 
 
-def answer(status: int, body: Any) -> httpx.Response:
+def answer(status: int, body: Any) -> httpx2.Response:
     headers = {"x-correlation-id": SERVER_ID}
     if isinstance(body, str):
-        return httpx.Response(status, text=body, headers=headers)
-    return httpx.Response(status, json=body, headers=headers)
+        return httpx2.Response(status, text=body, headers=headers)
+    return httpx2.Response(status, json=body, headers=headers)
 
 
 @pytest.mark.parametrize("status, body, error, code, text", PROXY_ERRORS)
 def test_proxy_error_catalogue(
-    router: respx.MockRouter,
+    router: Router,
     client: SyncGatewayClient,
     status: int,
     body: Any,
@@ -105,7 +106,7 @@ def test_proxy_error_catalogue(
 
 @pytest.mark.parametrize("status, body, error, text", TOKEN_ERRORS)
 def test_generate_token_error_catalogue(
-    router: respx.MockRouter,
+    router: Router,
     client: SyncGatewayClient,
     status: int,
     body: Any,
@@ -118,7 +119,7 @@ def test_generate_token_error_catalogue(
     assert text in str(caught.value) and caught.value.status_code == status
 
 
-def test_error_details_are_masked(router: respx.MockRouter, client: SyncGatewayClient) -> None:
+def test_error_details_are_masked(router: Router, client: SyncGatewayClient) -> None:
     router.post("/api/proxy-request").mock(
         return_value=answer(
             400,
@@ -131,7 +132,7 @@ def test_error_details_are_masked(router: respx.MockRouter, client: SyncGatewayC
     assert "sk-live-123456789" not in repr(caught.value.details)
 
 
-def test_seed_example_catches_in_order(router: respx.MockRouter, client: SyncGatewayClient) -> None:
+def test_seed_example_catches_in_order(router: Router, client: SyncGatewayClient) -> None:
     """The README catches GatewayAuthError first: policy and rate-limit errors must not be auth errors."""
     router.post("/api/proxy-request").mock(
         side_effect=[

@@ -9,9 +9,8 @@ import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
-import httpx
+import httpx2
 import pytest
-import respx
 
 from runrgateway import (
     GatewayError,
@@ -23,6 +22,8 @@ from runrgateway import (
 )
 from tests.helpers import BASE, gateway_token, json_body, proxy_answer
 
+from .conftest import Router
+
 
 @pytest.fixture
 def client(agent_pem: str) -> Iterator[SyncGatewayClient]:
@@ -31,7 +32,7 @@ def client(agent_pem: str) -> Iterator[SyncGatewayClient]:
 
 
 def test_get_token_sends_utc_expiry_and_returns_the_token(
-    router: respx.MockRouter, client: SyncGatewayClient
+    router: Router, client: SyncGatewayClient
 ) -> None:
     before = datetime.now(timezone.utc)
     token = client.get_token({"tools": ["serpapi"], "permissions": ["read"], "ttl_minutes": 15})
@@ -46,9 +47,7 @@ def test_get_token_sends_utc_expiry_and_returns_the_token(
     assert isinstance(token, str) and token.count(".") == 1
 
 
-def test_get_token_info_exposes_id_and_expiry(
-    router: respx.MockRouter, client: SyncGatewayClient
-) -> None:
+def test_get_token_info_exposes_id_and_expiry(router: Router, client: SyncGatewayClient) -> None:
     info = client.get_token_info(TokenOptions(tools=["serpapi"], permissions=["read"]))
     assert info.token_id and info.token_id.startswith("tok-")
     assert info.expires_at > datetime.now(timezone.utc)
@@ -70,7 +69,7 @@ def test_get_token_info_exposes_id_and_expiry(
     ],
 )
 def test_invalid_token_options_are_refused_before_any_request(
-    router: respx.MockRouter, client: SyncGatewayClient, opts: object
+    router: Router, client: SyncGatewayClient, opts: object
 ) -> None:
     with pytest.raises(GatewayValidationError) as caught:
         client.get_token(opts)  # type: ignore[arg-type]
@@ -78,7 +77,7 @@ def test_invalid_token_options_are_refused_before_any_request(
     assert router.calls.call_count == 0
 
 
-def test_proxy_body_headers_and_intent(router: respx.MockRouter, client: SyncGatewayClient) -> None:
+def test_proxy_body_headers_and_intent(router: Router, client: SyncGatewayClient) -> None:
     route = router.post("/api/proxy-request").mock(return_value=proxy_answer([{"title": "x"}]))
     token = gateway_token(tools=["serpapi"])
     params = {"q": "site:linkedin.com Montreal plumber", "engine": "google"}
@@ -103,7 +102,7 @@ def test_proxy_body_headers_and_intent(router: respx.MockRouter, client: SyncGat
 
 
 def test_intent_in_params_wins_and_set_intent_changes_it(
-    router: respx.MockRouter, client: SyncGatewayClient
+    router: Router, client: SyncGatewayClient
 ) -> None:
     route = router.post("/api/proxy-request").mock(return_value=proxy_answer())
     token = gateway_token(tools=["serpapi"])
@@ -119,7 +118,7 @@ def test_intent_in_params_wins_and_set_intent_changes_it(
     assert "intent" not in body["params"] and "intent" not in body
 
 
-def test_idempotency_key_sources(router: respx.MockRouter, client: SyncGatewayClient) -> None:
+def test_idempotency_key_sources(router: Router, client: SyncGatewayClient) -> None:
     route = router.post("/api/proxy-request").mock(return_value=proxy_answer())
     token = gateway_token(tools=["gmail_send"], permissions=["read", "write"])
     email = {"to": "a@b.c", "subject": "s", "body": "b"}
@@ -135,7 +134,7 @@ def test_idempotency_key_sources(router: respx.MockRouter, client: SyncGatewayCl
 
 
 def test_correlation_ids_are_new_per_call_or_the_callers(
-    router: respx.MockRouter, client: SyncGatewayClient
+    router: Router, client: SyncGatewayClient
 ) -> None:
     route = router.post("/api/proxy-request").mock(return_value=proxy_answer())
     token = gateway_token(tools=["serpapi"])
@@ -148,7 +147,7 @@ def test_correlation_ids_are_new_per_call_or_the_callers(
     assert first.server_correlation_id == "req_1700000000000_abcdefghi"
 
 
-def test_proxy_response_fields(router: respx.MockRouter, client: SyncGatewayClient) -> None:
+def test_proxy_response_fields(router: Router, client: SyncGatewayClient) -> None:
     router.post("/api/proxy-request").mock(
         return_value=proxy_answer(
             {"n": 1},
@@ -172,12 +171,12 @@ def test_proxy_response_fields(router: respx.MockRouter, client: SyncGatewayClie
 
 
 def test_token_expires_at_without_the_header_comes_from_the_token(
-    router: respx.MockRouter, client: SyncGatewayClient
+    router: Router, client: SyncGatewayClient
 ) -> None:
     """No X-Token-Expires-At (the gateway sends it with rotation hints only): a managed
     token's expiry and a readable caller token's expiry still fill the field."""
     router.post("/api/generate-token").mock(
-        return_value=httpx.Response(
+        return_value=httpx2.Response(
             201,
             json={
                 "agent_token": gateway_token(tools=["serpapi"]),
@@ -199,7 +198,7 @@ def test_token_expires_at_without_the_header_comes_from_the_token(
 
 @pytest.mark.parametrize("params", [{"when": datetime.now()}, {"x": float("nan")}, "q=1", [1]])
 def test_unserialisable_params_are_refused_before_any_request(
-    router: respx.MockRouter, client: SyncGatewayClient, params: object
+    router: Router, client: SyncGatewayClient, params: object
 ) -> None:
     with pytest.raises(GatewayValidationError):
         client.proxy("serpapi", "search", params)  # type: ignore[arg-type]
@@ -208,18 +207,16 @@ def test_unserialisable_params_are_refused_before_any_request(
 
 @pytest.mark.parametrize("tool, action", [("", "search"), ("serpapi", ""), (None, "x")])
 def test_tool_and_action_must_be_named(
-    router: respx.MockRouter, client: SyncGatewayClient, tool: object, action: object
+    router: Router, client: SyncGatewayClient, tool: object, action: object
 ) -> None:
     with pytest.raises(GatewayValidationError):
         client.proxy(tool, action, {})  # type: ignore[arg-type]
     assert router.calls.call_count == 0
 
 
-def test_proxy_async_returns_the_job_id(
-    router: respx.MockRouter, client: SyncGatewayClient
-) -> None:
+def test_proxy_async_returns_the_job_id(router: Router, client: SyncGatewayClient) -> None:
     route = router.post("/api/proxy-request").mock(
-        return_value=httpx.Response(202, json={"job_id": "job-1", "status": "queued"})
+        return_value=httpx2.Response(202, json={"job_id": "job-1", "status": "queued"})
     )
     job = client.proxy_async(
         "gmail_send", "send", {"to": "a@b.c", "subject": "s", "body": "b"},
@@ -230,7 +227,7 @@ def test_proxy_async_returns_the_job_id(
 
 
 def test_proxy_async_against_a_gateway_without_jobs(
-    router: respx.MockRouter, client: SyncGatewayClient
+    router: Router, client: SyncGatewayClient
 ) -> None:
     router.post("/api/proxy-request").mock(return_value=proxy_answer({"message_id": "m1"}))
     with pytest.raises(GatewayError) as caught:
@@ -240,11 +237,9 @@ def test_proxy_async_against_a_gateway_without_jobs(
     assert caught.value.response.data == {"message_id": "m1"}  # it ran: here is its answer
 
 
-def test_get_job_is_a_get_without_body_headers(
-    router: respx.MockRouter, client: SyncGatewayClient
-) -> None:
+def test_get_job_is_a_get_without_body_headers(router: Router, client: SyncGatewayClient) -> None:
     route = router.get("/api/jobs/job-1").mock(
-        return_value=httpx.Response(
+        return_value=httpx2.Response(
             200, json={"job_id": "job-1", "status": "done", "result": {"id": 7}, "error": None}
         )
     )
@@ -265,41 +260,41 @@ def test_get_job_is_a_get_without_body_headers(
     ],
 )
 def test_job_id_is_one_path_segment(
-    router: respx.MockRouter, client: SyncGatewayClient, job_id: str, raw_path: str
+    router: Router, client: SyncGatewayClient, job_id: str, raw_path: str
 ) -> None:
     route = router.route(method="GET").mock(
-        return_value=httpx.Response(200, json={"job_id": job_id, "status": "queued"})
+        return_value=httpx2.Response(200, json={"job_id": job_id, "status": "queued"})
     )
     client.get_job(job_id)
     assert route.calls.last.request.url.raw_path.decode() == raw_path
 
 
-def test_wait_for_job_polls_until_done(router: respx.MockRouter, client: SyncGatewayClient) -> None:
+def test_wait_for_job_polls_until_done(router: Router, client: SyncGatewayClient) -> None:
     route = router.get("/api/jobs/j").mock(
         side_effect=[
-            httpx.Response(200, json={"job_id": "j", "status": "queued"}),
-            httpx.Response(200, json={"job_id": "j", "status": "running"}),
-            httpx.Response(200, json={"job_id": "j", "status": "done", "result": 1}),
+            httpx2.Response(200, json={"job_id": "j", "status": "queued"}),
+            httpx2.Response(200, json={"job_id": "j", "status": "running"}),
+            httpx2.Response(200, json={"job_id": "j", "status": "done", "result": 1}),
         ]
     )
     job = client.wait_for_job("j", poll_interval_s=0.01)
     assert (job.status, job.result, route.call_count) == ("done", 1, 3)
 
 
-def test_wait_for_job_times_out(router: respx.MockRouter, client: SyncGatewayClient) -> None:
+def test_wait_for_job_times_out(router: Router, client: SyncGatewayClient) -> None:
     from runrgateway import GatewayTimeoutError
 
     router.get("/api/jobs/j").mock(
-        return_value=httpx.Response(200, json={"job_id": "j", "status": "running"})
+        return_value=httpx2.Response(200, json={"job_id": "j", "status": "running"})
     )
     with pytest.raises(GatewayTimeoutError, match="still running"):
         client.wait_for_job("j", timeout_s=0.1, poll_interval_s=0.02)
 
 
-def test_a_success_body_that_is_not_json(
-    router: respx.MockRouter, client: SyncGatewayClient
-) -> None:
-    router.post("/api/proxy-request").mock(return_value=httpx.Response(200, text="<html>hi</html>"))
+def test_a_success_body_that_is_not_json(router: Router, client: SyncGatewayClient) -> None:
+    router.post("/api/proxy-request").mock(
+        return_value=httpx2.Response(200, text="<html>hi</html>")
+    )
     with pytest.raises(GatewayError) as caught:
         client.proxy(
             "serpapi",
@@ -323,10 +318,10 @@ def test_a_success_body_that_is_not_json(
     ],
 )
 def test_success_answers_that_make_no_sense(
-    router: respx.MockRouter, client: SyncGatewayClient, route: str, answer: object, call: str
+    router: Router, client: SyncGatewayClient, route: str, answer: object, call: str
 ) -> None:
     answered = router["token"] if call == "token" else router.route(path=route)
-    answered.mock(side_effect=None, return_value=httpx.Response(200, json=answer))
+    answered.mock(side_effect=None, return_value=httpx2.Response(200, json=answer))
     with pytest.raises(GatewayError) as caught:
         if call == "job":
             client.get_job("j")
@@ -348,7 +343,7 @@ def test_success_answers_that_make_no_sense(
     ],
 )
 def test_header_bound_arguments_are_checked_before_anything_is_sent(
-    router: respx.MockRouter, client: SyncGatewayClient, kwargs: dict[str, str]
+    router: Router, client: SyncGatewayClient, kwargs: dict[str, str]
 ) -> None:
     with pytest.raises(GatewayValidationError):
         client.proxy("gmail_send", "send", {"to": "a@b.c", "subject": "s", "body": "b"}, **kwargs)  # type: ignore[arg-type]
@@ -357,17 +352,15 @@ def test_header_bound_arguments_are_checked_before_anything_is_sent(
     assert router.calls.call_count == 0  # not even a token was minted
 
 
-def test_caller_http_client_is_not_closed(router: respx.MockRouter, agent_pem: str) -> None:
-    http = httpx.Client()
+def test_caller_http_client_is_not_closed(router: Router, agent_pem: str) -> None:
+    http = router.http_client()
     with SyncGatewayClient(BASE, "agent-1", agent_pem, http_client=http) as gw:
         gw.get_token({"tools": ["serpapi"], "permissions": ["read"]})
     assert not http.is_closed
     http.close()
 
 
-def test_serpapi_query_is_sent_under_both_names(
-    router: respx.MockRouter, client: SyncGatewayClient
-) -> None:
+def test_serpapi_query_is_sent_under_both_names(router: Router, client: SyncGatewayClient) -> None:
     route = router.post("/api/proxy-request").mock(return_value=proxy_answer())
     token = gateway_token(tools=["serpapi"])
     params = {"q": "plumbers"}
@@ -382,9 +375,7 @@ def test_serpapi_query_is_sent_under_both_names(
     assert (sent["q"], sent["query"]) == ("a", "b")
 
 
-def test_email_text_is_sent_as_body_and_text(
-    router: respx.MockRouter, client: SyncGatewayClient
-) -> None:
+def test_email_text_is_sent_as_body_and_text(router: Router, client: SyncGatewayClient) -> None:
     """The real validator wants `body`, its gmail adapters read `text`: both go out."""
     route = router.post("/api/proxy-request").mock(return_value=proxy_answer())
     token = gateway_token(tools=["gmail_send"], permissions=["read", "write"])
@@ -404,14 +395,14 @@ def test_email_text_is_sent_as_body_and_text(
 
 
 def test_wait_for_job_reports_each_poll_and_backs_off(
-    router: respx.MockRouter, client: SyncGatewayClient, monkeypatch: pytest.MonkeyPatch
+    router: Router, client: SyncGatewayClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import sys
 
     monkeypatch.setattr(sys.modules[type(client).__module__], "JOB_POLL_CAP_S", 0.12)
     states = ["queued", "running", "running", "running", "running", "done"]
     router.get("/api/jobs/j").mock(
-        side_effect=[httpx.Response(200, json={"job_id": "j", "status": s}) for s in states]
+        side_effect=[httpx2.Response(200, json={"job_id": "j", "status": s}) for s in states]
     )
     seen: list[tuple[str, float]] = []
     job = client.wait_for_job(

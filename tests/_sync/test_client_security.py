@@ -7,13 +7,14 @@ from __future__ import annotations
 import json
 import logging
 
-import httpx
+import httpx2
 import pytest
-import respx
 
 from runrgateway import GatewayConfigError, GatewayError, SyncGatewayClient, TokenOptions
 from runrgateway._signing import AgentKey, SignatureVerifier
 from tests.helpers import BASE, proxy_answer
+
+from .conftest import Router
 
 SECRET_PARAMS = {
     "q": "plumbers",
@@ -29,15 +30,15 @@ def pem_lines(pem: str) -> list[str]:
 
 
 def test_a_whole_session_logs_no_secret(
-    router: respx.MockRouter, agent_pem: str, debug_logs: pytest.LogCaptureFixture
+    router: Router, agent_pem: str, debug_logs: pytest.LogCaptureFixture
 ) -> None:
     proxy = router.post("/api/proxy-request").mock(
         side_effect=[
-            httpx.Response(503),
+            httpx2.Response(503),
             proxy_answer(**{"x-token-rotation-recommended": "true"}),
-            httpx.Response(403, json={"error": "Token expired"}),
+            httpx2.Response(403, json={"error": "Token expired"}),
             proxy_answer(),
-            httpx.Response(
+            httpx2.Response(
                 400, json={"error": "Parameter validation failed", "details": SECRET_PARAMS}
             ),
         ]
@@ -64,9 +65,9 @@ def test_a_whole_session_logs_no_secret(
 
 
 def test_debug_line_per_attempt(
-    router: respx.MockRouter, agent_pem: str, debug_logs: pytest.LogCaptureFixture
+    router: Router, agent_pem: str, debug_logs: pytest.LogCaptureFixture
 ) -> None:
-    router.post("/api/proxy-request").mock(side_effect=[httpx.Response(503), proxy_answer()])
+    router.post("/api/proxy-request").mock(side_effect=[httpx2.Response(503), proxy_answer()])
     with SyncGatewayClient(BASE, "agent-1", agent_pem) as gw:
         response = gw.proxy_response("serpapi", "search", {"q": "x"})
     lines = [r.getMessage() for r in debug_logs.records if "/api/proxy-request" in r.getMessage()]
@@ -130,11 +131,11 @@ def test_a_broken_key_is_refused_without_echoing_it() -> None:
 
 
 @pytest.mark.parametrize("kind", ["ed25519", "ec", "ec-p384", "rsa"])
-def test_every_request_is_signed_verifiably(router: respx.MockRouter, kind: str) -> None:
+def test_every_request_is_signed_verifiably(router: Router, kind: str) -> None:
     key = AgentKey.generate(kind)
     proxy = router.post("/api/proxy-request").mock(return_value=proxy_answer())
     jobs = router.get("/api/jobs/j%2F1").mock(
-        return_value=httpx.Response(200, json={"job_id": "j/1", "status": "done"})
+        return_value=httpx2.Response(200, json={"job_id": "j/1", "status": "done"})
     )
     with SyncGatewayClient(BASE, "agent-9", key.private_key_pem()) as gw:
         gw.proxy("serpapi", "search", {"q": "é?&/"})
@@ -156,7 +157,7 @@ def test_every_request_is_signed_verifiably(router: respx.MockRouter, kind: str)
     )
 
 
-def test_encrypted_key_with_password(router: respx.MockRouter) -> None:
+def test_encrypted_key_with_password(router: Router) -> None:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -176,11 +177,11 @@ def test_encrypted_key_with_password(router: respx.MockRouter) -> None:
 
 
 def test_a_gateway_echoing_the_token_does_not_put_it_in_the_error(
-    router: respx.MockRouter, agent_pem: str
+    router: Router, agent_pem: str
 ) -> None:
-    def echo(request: httpx.Request) -> httpx.Response:
+    def echo(request: httpx2.Request) -> httpx2.Response:
         token = json.loads(request.content)["agent_token"]
-        return httpx.Response(
+        return httpx2.Response(
             400, json={"error": f"bad token {token}", "details": {"echo": token}, "reason": token}
         )
 
@@ -208,7 +209,7 @@ def test_default_intent_is_a_setting(agent_pem: str) -> None:
         SyncGatewayClient(BASE, "agent-1", agent_pem, default_intent="")
 
 
-def test_a_closed_client_says_so(router: respx.MockRouter, agent_pem: str) -> None:
+def test_a_closed_client_says_so(router: Router, agent_pem: str) -> None:
     client = SyncGatewayClient(BASE, "agent-1", agent_pem)
     with client:
         client.get_token({"tools": ["serpapi"], "permissions": ["read"]})

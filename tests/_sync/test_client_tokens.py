@@ -9,9 +9,8 @@ import logging
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
-import httpx
+import httpx2
 import pytest
-import respx
 
 from runrgateway import GatewayPolicyError, GatewayTokenError, SyncGatewayClient
 from runrgateway._concurrency import sleep
@@ -25,6 +24,8 @@ from tests.helpers import (
     token_answer,
 )
 
+from .conftest import Router
+
 
 @pytest.fixture
 def client(agent_pem: str) -> Iterator[SyncGatewayClient]:
@@ -32,7 +33,7 @@ def client(agent_pem: str) -> Iterator[SyncGatewayClient]:
         yield gw
 
 
-def test_twenty_calls_mint_one_token(router: respx.MockRouter, client: SyncGatewayClient) -> None:
+def test_twenty_calls_mint_one_token(router: Router, client: SyncGatewayClient) -> None:
     proxy = router.post("/api/proxy-request").mock(return_value=proxy_answer())
     for _ in range(20):
         client.proxy("serpapi", "search", {"q": "a"})
@@ -41,9 +42,7 @@ def test_twenty_calls_mint_one_token(router: respx.MockRouter, client: SyncGatew
     assert len(tokens) == 1
 
 
-def test_managed_tokens_are_least_privilege(
-    router: respx.MockRouter, client: SyncGatewayClient
-) -> None:
+def test_managed_tokens_are_least_privilege(router: Router, client: SyncGatewayClient) -> None:
     router.post("/api/proxy-request").mock(return_value=proxy_answer())
     client.proxy("serpapi", "search", {"q": "a"})
     client.proxy("gmail_send", "send", {"to": "a@b.c", "subject": "s", "body": "b"})
@@ -56,7 +55,7 @@ def test_managed_tokens_are_least_privilege(
 
 
 def test_provenance_fields_are_the_exact_payload_bytes(
-    router: respx.MockRouter, client: SyncGatewayClient
+    router: Router, client: SyncGatewayClient
 ) -> None:
     proxy = router.post("/api/proxy-request").mock(return_value=proxy_answer())
     client.proxy("serpapi", "search", {"q": "a"})
@@ -67,7 +66,7 @@ def test_provenance_fields_are_the_exact_payload_bytes(
     assert body["proof_payload"] == base64.b64decode(first_segment).decode()
 
 
-def test_proof_payload_override(router: respx.MockRouter, client: SyncGatewayClient) -> None:
+def test_proof_payload_override(router: Router, client: SyncGatewayClient) -> None:
     proxy = router.post("/api/proxy-request").mock(return_value=proxy_answer())
     client.proxy("serpapi", "search", {"q": "a"}, None, {"custom": True})
     assert json_body(proxy.calls.last.request)["proof_payload"] == '{"custom":true}'
@@ -77,9 +76,7 @@ def test_proof_payload_override(router: respx.MockRouter, client: SyncGatewayCli
     assert body["proof_payload"] == "raw-proof" and body["token_id"]
 
 
-def test_tokens_from_get_token_carry_provenance(
-    router: respx.MockRouter, client: SyncGatewayClient
-) -> None:
+def test_tokens_from_get_token_carry_provenance(router: Router, client: SyncGatewayClient) -> None:
     proxy = router.post("/api/proxy-request").mock(return_value=proxy_answer())
     info = client.get_token_info({"tools": ["serpapi"], "permissions": ["read"]})
     client.proxy("serpapi", "search", {"q": "a"}, info.agent_token)
@@ -89,14 +86,12 @@ def test_tokens_from_get_token_carry_provenance(
     assert "token_id" not in json_body(proxy.calls.last.request)
 
 
-def slow_token_answer(request: httpx.Request) -> httpx.Response:
+def slow_token_answer(request: httpx2.Request) -> httpx2.Response:
     sleep(0.05)  # long enough for every caller to be waiting on the same mint
     return token_answer(request)
 
 
-def test_concurrent_callers_share_one_mint(
-    router: respx.MockRouter, client: SyncGatewayClient
-) -> None:
+def test_concurrent_callers_share_one_mint(router: Router, client: SyncGatewayClient) -> None:
     router["token"].side_effect = slow_token_answer
     router.post("/api/proxy-request").mock(return_value=proxy_answer())
     calls = [lambda: client.proxy("serpapi", "search", {"q": "a"}) for _ in range(50)]
@@ -104,14 +99,12 @@ def test_concurrent_callers_share_one_mint(
     assert len(results) == 50 and router["token"].call_count == 1
 
 
-def failing_slow_token_answer(request: httpx.Request) -> httpx.Response:
+def failing_slow_token_answer(request: httpx2.Request) -> httpx2.Response:
     sleep(0.3)  # every thread of the pool has started and waits on this mint
-    return httpx.Response(404, json={"error": "Agent not found."})
+    return httpx2.Response(404, json={"error": "Agent not found."})
 
 
-def test_concurrent_callers_share_one_failure(
-    router: respx.MockRouter, client: SyncGatewayClient
-) -> None:
+def test_concurrent_callers_share_one_failure(router: Router, client: SyncGatewayClient) -> None:
     router["token"].side_effect = failing_slow_token_answer
 
     def call() -> str:
@@ -126,9 +119,7 @@ def test_concurrent_callers_share_one_failure(
     assert router["token"].call_count == 1
 
 
-def test_rotation_hint_makes_the_next_call_mint(
-    router: respx.MockRouter, client: SyncGatewayClient
-) -> None:
+def test_rotation_hint_makes_the_next_call_mint(router: Router, client: SyncGatewayClient) -> None:
     """The gateway says the token ends within the refresh margin: replace it now."""
     soon = datetime.now(timezone.utc) + timedelta(seconds=30)
     hint = {"x-token-rotation-recommended": "true", "x-token-expires-at": format_utc(soon)}
@@ -145,11 +136,11 @@ def test_rotation_hint_makes_the_next_call_mint(
 
 
 def test_rotation_hint_on_an_error_answer_counts_too(
-    router: respx.MockRouter, client: SyncGatewayClient
+    router: Router, client: SyncGatewayClient
 ) -> None:
     router.post("/api/proxy-request").mock(
         side_effect=[
-            httpx.Response(400, json={"error": "Parameter validation failed"}, headers={"x-token-rotation-recommended": "true", "x-token-expires-at": format_utc(datetime.now(timezone.utc))}),
+            httpx2.Response(400, json={"error": "Parameter validation failed"}, headers={"x-token-rotation-recommended": "true", "x-token-expires-at": format_utc(datetime.now(timezone.utc))}),
             proxy_answer(),
         ]
     )  # fmt: skip
@@ -169,10 +160,10 @@ def test_rotation_hint_on_an_error_answer_counts_too(
     ],
 )
 def test_token_refused_for_a_managed_token_is_replaced_once(
-    router: respx.MockRouter, client: SyncGatewayClient, refusal: str
+    router: Router, client: SyncGatewayClient, refusal: str
 ) -> None:
     proxy = router.post("/api/proxy-request").mock(
-        side_effect=[httpx.Response(403, json={"error": refusal}), proxy_answer({"ok": 1})]
+        side_effect=[httpx2.Response(403, json={"error": refusal}), proxy_answer({"ok": 1})]
     )
     assert client.proxy("serpapi", "search", {"q": "a"}) == {"ok": 1}
     assert router["token"].call_count == 2
@@ -182,11 +173,9 @@ def test_token_refused_for_a_managed_token_is_replaced_once(
     assert len(ids) == 1
 
 
-def test_a_refusal_of_the_new_token_is_raised(
-    router: respx.MockRouter, client: SyncGatewayClient
-) -> None:
+def test_a_refusal_of_the_new_token_is_raised(router: Router, client: SyncGatewayClient) -> None:
     router.post("/api/proxy-request").mock(
-        return_value=httpx.Response(403, json={"error": "Token expired"})
+        return_value=httpx2.Response(403, json={"error": "Token expired"})
     )
     with pytest.raises(GatewayTokenError):
         client.proxy("serpapi", "search", {"q": "a"})
@@ -194,18 +183,18 @@ def test_a_refusal_of_the_new_token_is_raised(
 
 
 def test_a_late_refusal_does_not_discard_a_fresh_token(
-    router: respx.MockRouter, client: SyncGatewayClient
+    router: Router, client: SyncGatewayClient
 ) -> None:
     """Two calls share token A; one refusal replaces it, the late second one keeps B."""
     refusals = 0
 
-    def gateway(request: httpx.Request) -> httpx.Response:
+    def gateway(request: httpx2.Request) -> httpx2.Response:
         nonlocal refusals
         token = json_body(request)["agent_token"]
         if token == first_token:
             refusals += 1
             sleep(0.01 if refusals == 1 else 0.2)  # the second refusal comes late
-            return httpx.Response(403, json={"error": "Token expired"})
+            return httpx2.Response(403, json={"error": "Token expired"})
         return proxy_answer({"token": token})
 
     first_token = client._tokens.get(["serpapi"], ["read"])
@@ -220,7 +209,7 @@ def test_a_late_refusal_does_not_discard_a_fresh_token(
 
 
 def test_caller_tokens_older_than_a_day_are_refused_unsent(
-    router: respx.MockRouter, client: SyncGatewayClient
+    router: Router, client: SyncGatewayClient
 ) -> None:
     proxy = router.post("/api/proxy-request").mock(return_value=proxy_answer())
     now = datetime.now(timezone.utc)
@@ -238,9 +227,7 @@ def test_caller_tokens_older_than_a_day_are_refused_unsent(
     assert proxy.call_count == 0 and router["token"].call_count == 0
 
 
-def test_jwt_caller_tokens_are_checked_too(
-    router: respx.MockRouter, client: SyncGatewayClient
-) -> None:
+def test_jwt_caller_tokens_are_checked_too(router: Router, client: SyncGatewayClient) -> None:
     import json as _json
 
     def b64(obj: object) -> str:
@@ -255,7 +242,7 @@ def test_jwt_caller_tokens_are_checked_too(
 
 
 def test_undecodable_caller_tokens_are_sent_as_given(
-    router: respx.MockRouter, client: SyncGatewayClient
+    router: Router, client: SyncGatewayClient
 ) -> None:
     proxy = router.post("/api/proxy-request").mock(return_value=proxy_answer())
     client.proxy("serpapi", "search", {"q": "a"}, "opaque-token-value")
@@ -263,7 +250,7 @@ def test_undecodable_caller_tokens_are_sent_as_given(
 
 
 def test_scope_guard_refuses_a_tool_outside_the_token(
-    router: respx.MockRouter, client: SyncGatewayClient
+    router: Router, client: SyncGatewayClient
 ) -> None:
     proxy = router.post("/api/proxy-request").mock(return_value=proxy_answer())
     with pytest.raises(GatewayPolicyError, match="not scoped"):
@@ -271,11 +258,9 @@ def test_scope_guard_refuses_a_tool_outside_the_token(
     assert proxy.call_count == 0
 
 
-def test_caller_token_refusal_is_not_retried(
-    router: respx.MockRouter, client: SyncGatewayClient
-) -> None:
+def test_caller_token_refusal_is_not_retried(router: Router, client: SyncGatewayClient) -> None:
     proxy = router.post("/api/proxy-request").mock(
-        return_value=httpx.Response(403, json={"error": "Token expired"})
+        return_value=httpx2.Response(403, json={"error": "Token expired"})
     )
     with pytest.raises(GatewayTokenError):
         client.proxy("serpapi", "search", {"q": "a"}, gateway_token(tools=["serpapi"]))
@@ -283,7 +268,7 @@ def test_caller_token_refusal_is_not_retried(
 
 
 def test_rotation_hint_on_a_caller_token_is_a_warning(
-    router: respx.MockRouter, client: SyncGatewayClient, caplog: pytest.LogCaptureFixture
+    router: Router, client: SyncGatewayClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     router.post("/api/proxy-request").mock(
         return_value=proxy_answer(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-import httpx
+import httpx2
 import pytest
 
 from runrgateway import (
@@ -56,7 +56,7 @@ def client(
 
 
 def test_an_agent_created_over_http_with_its_rsa_key(server: GatewayServer) -> None:
-    with httpx.Client(base_url=server.url) as admin:
+    with httpx2.Client(base_url=server.url) as admin:
         answer = admin.post(
             "/api/create-agent", json={"name": "scraper", "created_by": "t", "role": "agent"}
         )
@@ -85,14 +85,14 @@ def test_a_tampered_body_is_refused(
 ) -> None:
     agent = gateway.create_agent("victim", public_key_pem=ed25519.public_key_pem())
 
-    def tamper(request: httpx.Request) -> None:
+    def tamper(request: httpx2.Request) -> None:
         if request.url.path.endswith("/proxy-request"):
             body = request.content.replace(b"harmless", b"malicious")
-            request.stream = httpx.ByteStream(body)
+            request.stream = httpx2.ByteStream(body)
             request._content = body  # a man in the middle edits the bytes
             request.headers["content-length"] = str(len(body))
 
-    http = httpx.Client(event_hooks={"request": [tamper]})
+    http = httpx2.Client(event_hooks={"request": [tamper]})
     with (
         SyncGatewayClient(
             server.url, agent.agent_id, ed25519.private_key_pem(), http_client=http

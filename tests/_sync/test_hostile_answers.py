@@ -11,9 +11,8 @@ from __future__ import annotations
 import gzip
 from collections.abc import Iterator
 
-import httpx
+import httpx2
 import pytest
-import respx
 
 from runrgateway import (
     GatewayError,
@@ -26,6 +25,8 @@ from runrgateway import (
 from runrgateway._concurrency import sleep
 from runrgateway.testing import EmbeddedGateway
 from tests.helpers import BASE, gateway_token
+
+from .conftest import Router
 
 TOKEN = gateway_token(tools=["serpapi"])
 
@@ -40,11 +41,9 @@ def call(client: SyncGatewayClient) -> object:
     return client.proxy("serpapi", "search", {"q": "a"}, TOKEN)
 
 
-def test_retry_after_http_date_with_a_huge_year(
-    router: respx.MockRouter, client: SyncGatewayClient
-) -> None:
+def test_retry_after_http_date_with_a_huge_year(router: Router, client: SyncGatewayClient) -> None:
     router.post("/api/proxy-request").mock(
-        return_value=httpx.Response(
+        return_value=httpx2.Response(
             429, headers={"retry-after": "Fri, 01 Jan 99999999 00:00:00 GMT"}, json={}
         )
     )
@@ -54,10 +53,10 @@ def test_retry_after_http_date_with_a_huge_year(
 
 
 def test_retry_after_of_four_hundred_digits_in_the_body(
-    router: respx.MockRouter, client: SyncGatewayClient
+    router: Router, client: SyncGatewayClient
 ) -> None:
     body = b'{"error": "Rate limit exceeded", "retry_after": ' + b"9" * 400 + b"}"
-    router.post("/api/proxy-request").mock(return_value=httpx.Response(429, content=body))
+    router.post("/api/proxy-request").mock(return_value=httpx2.Response(429, content=body))
     with pytest.raises(GatewayRateLimitError) as caught:
         call(client)
     assert caught.value.retry_after is not None
@@ -71,10 +70,10 @@ def test_retry_after_of_four_hundred_digits_in_the_body(
     "status, prefix", [(400, b'{"error": "Bad", "details": '), (200, b'{"success": true, "data": ')]
 )
 def test_body_nested_deep(
-    router: respx.MockRouter, client: SyncGatewayClient, depth: int, status: int, prefix: bytes
+    router: Router, client: SyncGatewayClient, depth: int, status: int, prefix: bytes
 ) -> None:
     body = prefix + b"[" * depth + b"]" * depth + b"}"
-    router.post("/api/proxy-request").mock(return_value=httpx.Response(status, content=body))
+    router.post("/api/proxy-request").mock(return_value=httpx2.Response(status, content=body))
     with pytest.raises(GatewayError) as caught:
         call(client)
     assert caught.value.status_code == status
@@ -84,27 +83,25 @@ def test_body_nested_deep(
         assert "could not be read as JSON" in str(caught.value)
 
 
-def test_ordinary_nesting_still_decodes(
-    router: respx.MockRouter, client: SyncGatewayClient
-) -> None:
+def test_ordinary_nesting_still_decodes(router: Router, client: SyncGatewayClient) -> None:
     data: object = "leaf"
     for _ in range(30):  # 60 levels: deeper than any tool answer
         data = {"a": [data]}
     router.post("/api/proxy-request").mock(
-        return_value=httpx.Response(200, json={"success": True, "data": data})
+        return_value=httpx2.Response(200, json={"success": True, "data": data})
     )
     assert call(client) == data
 
 
 @pytest.mark.parametrize("status", [200, 400])
 def test_gzip_marked_body_that_is_not_gzip(
-    router: respx.MockRouter, client: SyncGatewayClient, status: int
+    router: Router, client: SyncGatewayClient, status: int
 ) -> None:
     router.post("/api/proxy-request").mock(
-        side_effect=lambda _: httpx.Response(
+        side_effect=lambda _: httpx2.Response(
             status,
             headers={"content-encoding": "gzip"},
-            stream=httpx.ByteStream(b"this is not gzip"),  # read (and decoded) by the client
+            stream=httpx2.ByteStream(b"this is not gzip"),  # read (and decoded) by the client
         )
     )
     with pytest.raises(GatewayError) as caught:
@@ -113,9 +110,9 @@ def test_gzip_marked_body_that_is_not_gzip(
     assert "Content-Encoding" in str(caught.value)
 
 
-def test_real_gzip_still_decodes(router: respx.MockRouter, client: SyncGatewayClient) -> None:
+def test_real_gzip_still_decodes(router: Router, client: SyncGatewayClient) -> None:
     router.post("/api/proxy-request").mock(
-        return_value=httpx.Response(
+        return_value=httpx2.Response(
             200,
             headers={"content-encoding": "gzip", "content-type": "application/json"},
             content=gzip.compress(b'{"success": true, "data": {"ok": 1}}'),
@@ -125,7 +122,7 @@ def test_real_gzip_still_decodes(router: respx.MockRouter, client: SyncGatewayCl
 
 
 def test_wait_cap_holds_for_a_502_too(
-    router: respx.MockRouter, agent_pem: str, monkeypatch: pytest.MonkeyPatch
+    router: Router, agent_pem: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A read-only call's 502 asking for an hour is reported, not slept (every status)."""
     slept: list[float] = []
@@ -136,7 +133,7 @@ def test_wait_cap_holds_for_a_502_too(
     # The client module's own binding of the sleep (the twin's name after unasync).
     monkeypatch.setitem(SyncGatewayClient._send.__globals__, sleep.__name__, record)
     route = router.post("/api/proxy-request").mock(
-        return_value=httpx.Response(502, headers={"retry-after": "3600"}, json={"error": "x"})
+        return_value=httpx2.Response(502, headers={"retry-after": "3600"}, json={"error": "x"})
     )
     with SyncGatewayClient(BASE, "agent-1", agent_pem, max_retry_after_s=1) as gw:
         with pytest.raises(GatewayUpstreamError):
@@ -144,16 +141,14 @@ def test_wait_cap_holds_for_a_502_too(
     assert slept == [] and route.call_count == 1
 
 
-def test_html_page_from_another_service(
-    router: respx.MockRouter, client: SyncGatewayClient
-) -> None:
+def test_html_page_from_another_service(router: Router, client: SyncGatewayClient) -> None:
     page = (
         "<!DOCTYPE html>\n<html><head><title>Welcome to nginx!</title></head>\n<body>"
         + "<p>filler text</p>\n" * 500
         + "</body></html>"
     )
     router.post("/api/proxy-request").mock(
-        return_value=httpx.Response(
+        return_value=httpx2.Response(
             404, text=page, headers={"content-type": "text/html; charset=utf-8"}
         )
     )
@@ -167,9 +162,9 @@ def test_html_page_from_another_service(
     assert message.count("filler text") <= 1
 
 
-def test_html_page_on_a_success_status(router: respx.MockRouter, client: SyncGatewayClient) -> None:
+def test_html_page_on_a_success_status(router: Router, client: SyncGatewayClient) -> None:
     router.post("/api/proxy-request").mock(
-        return_value=httpx.Response(
+        return_value=httpx2.Response(
             200, text="<html><body>" + "x" * 5000 + "</body></html>",
             headers={"content-type": "text/html"},
         )
@@ -182,9 +177,9 @@ def test_html_page_on_a_success_status(router: respx.MockRouter, client: SyncGat
     assert len(message) < 400 and "\n" not in message
 
 
-def test_base_url_ending_in_api_gets_a_hint(router: respx.MockRouter, agent_pem: str) -> None:
+def test_base_url_ending_in_api_gets_a_hint(router: Router, agent_pem: str) -> None:
     router.post("/api/api/generate-token").mock(
-        return_value=httpx.Response(
+        return_value=httpx2.Response(
             404,
             json={"message": "Route POST:/api/api/generate-token not found", "error": "Not Found",
                   "statusCode": 404},
@@ -198,9 +193,9 @@ def test_base_url_ending_in_api_gets_a_hint(router: respx.MockRouter, agent_pem:
     assert f"base_url={BASE!r}" in message
 
 
-def test_network_error_names_the_url(router: respx.MockRouter, client: SyncGatewayClient) -> None:
+def test_network_error_names_the_url(router: Router, client: SyncGatewayClient) -> None:
     router.post("/api/proxy-request").mock(
-        side_effect=httpx.ConnectError("All connection attempts failed")
+        side_effect=httpx2.ConnectError("All connection attempts failed")
     )
     with pytest.raises(GatewayNetworkError) as caught:
         call(client)

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-import httpx
+import httpx2
 import pytest
-import respx
 
 from runrgateway import SyncGatewayClient
 from runrgateway._tokens import format_utc
 from runrgateway.testing import EmbeddedGateway
 from tests.helpers import BASE, json_body, proxy_answer
+
+from .conftest import Router
 
 
 @pytest.mark.parametrize("ttl_minutes", [1, 5])
@@ -33,9 +34,7 @@ def test_short_lived_managed_tokens_are_minted_once(
     assert runr_gateway.count("generate-token") == 1
 
 
-def test_a_hint_with_an_earlier_expiry_is_followed(
-    router: respx.MockRouter, agent_pem: str
-) -> None:
+def test_a_hint_with_an_earlier_expiry_is_followed(router: Router, agent_pem: str) -> None:
     """When the gateway says the token ends sooner than the client thought, trust it."""
     soon = format_utc(datetime.now(timezone.utc) + timedelta(seconds=20))
     hint = {"x-token-rotation-recommended": "true", "x-token-expires-at": soon}
@@ -52,7 +51,7 @@ def test_a_hint_with_an_earlier_expiry_is_followed(
 
 @pytest.mark.parametrize("expires_at", [None, "2030-01-01T00:00:00.000Z", "not a date"])
 def test_a_hint_on_a_fresh_token_is_not_a_stampede(
-    router: respx.MockRouter, agent_pem: str, expires_at: str | None
+    router: Router, agent_pem: str, expires_at: str | None
 ) -> None:
     hint = {"x-token-rotation-recommended": "true"}
     if expires_at is not None:
@@ -64,13 +63,11 @@ def test_a_hint_on_a_fresh_token_is_not_a_stampede(
     assert router["token"].call_count == 1
 
 
-def test_a_token_refused_after_a_hint_is_still_replaced(
-    router: respx.MockRouter, agent_pem: str
-) -> None:
+def test_a_token_refused_after_a_hint_is_still_replaced(router: Router, agent_pem: str) -> None:
     router.post("/api/proxy-request").mock(
         side_effect=[
             proxy_answer(**{"x-token-rotation-recommended": "true"}),
-            httpx.Response(403, json={"error": "Token expired"}),
+            httpx2.Response(403, json={"error": "Token expired"}),
             proxy_answer(),
         ]
     )

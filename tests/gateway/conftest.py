@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from runrgateway._signing import AgentKey, RequestSigner
@@ -34,7 +34,7 @@ def token_payload(agent_token: str) -> str:
 class WireClient:
     """Raw httpx plus RFC 9421 signing as agent `agent_id`; nothing from the SDK client."""
 
-    def __init__(self, http: httpx.Client, base_url: str, key: AgentKey, agent_id: str) -> None:
+    def __init__(self, http: httpx2.Client, base_url: str, key: AgentKey, agent_id: str) -> None:
         self.http = http
         self.base_url = base_url
         self.key = key
@@ -51,7 +51,7 @@ class WireClient:
         sign: bool = True,
         headers: dict[str, str] | None = None,
         signer: RequestSigner | None = None,
-    ) -> httpx.Response:
+    ) -> httpx2.Response:
         content = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
         all_headers = {"x-correlation-id": f"test-{uuid.uuid4().hex}"}
         if content and raw is None:
@@ -62,10 +62,10 @@ class WireClient:
             all_headers.update((signer or self.signer).sign(method, url, all_headers, content))
         return self.http.request(method, self.base_url + path, content=content, headers=all_headers)
 
-    def post(self, path: str, body: Any = None, **kwargs: Any) -> httpx.Response:
+    def post(self, path: str, body: Any = None, **kwargs: Any) -> httpx2.Response:
         return self.request("POST", path, body, **kwargs)
 
-    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+    def get(self, path: str, **kwargs: Any) -> httpx2.Response:
         return self.request("GET", path, **kwargs)
 
     def token(
@@ -99,7 +99,7 @@ class WireClient:
         provenance: bool = True,
         headers: dict[str, str] | None = None,
         **extra: Any,
-    ) -> httpx.Response:
+    ) -> httpx2.Response:
         token = token or self.token()
         body: dict[str, Any] = {
             "agent_token": token["agent_token"],
@@ -131,7 +131,7 @@ def server_client_for(gw: EmbeddedGateway, key: AgentKey) -> Iterator[WireClient
     from runrgateway.testing._server import GatewayServer
 
     gw.register_agent(AGENT_ID, key.public_key_pem())
-    with GatewayServer(gw) as server, httpx.Client(timeout=5.0) as http:
+    with GatewayServer(gw) as server, httpx2.Client(timeout=5.0) as http:
         yield WireClient(http, server.url, key, AGENT_ID)
 
 
@@ -139,7 +139,7 @@ def mock_client_for(gw: EmbeddedGateway, key: AgentKey) -> Iterator[WireClient]:
     transport = GatewayMockTransport(
         gw.name, agent_id=AGENT_ID, public_key_pem=key.public_key_pem()
     )
-    with httpx.Client(transport=transport, timeout=5.0) as http:
+    with httpx2.Client(transport=transport, timeout=5.0) as http:
         yield WireClient(http, gw.url, key, AGENT_ID)
 
 

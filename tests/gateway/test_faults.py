@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-import httpx
+import httpx2
 import pytest
 
 from runrgateway.testing import AsyncGatewayMockTransport, EmbeddedGateway
@@ -67,12 +67,12 @@ def test_delay_past_the_read_timeout_is_a_read_timeout_after_handling(
     gateway.delay_next(1, 1.0, route="proxy-request")
     raw, headers = _signed_profile_call(wire, token)
     started = time.perf_counter()
-    with pytest.raises(httpx.ReadTimeout):
+    with pytest.raises(httpx2.ReadTimeout):
         wire.http.post(
             wire.base_url + "/api/proxy-request",
             content=raw,
             headers=headers,
-            timeout=httpx.Timeout(5.0, read=0.15),
+            timeout=httpx2.Timeout(5.0, read=0.15),
         )
     assert time.perf_counter() - started < 0.9
     assert gateway.tool_runs == 1  # the gateway did the work; only the answer was late
@@ -89,7 +89,7 @@ def _signed_profile_call(wire: WireClient, token: dict[str, str]) -> tuple[bytes
 def test_drop_after_handling(wire: WireClient, gateway: EmbeddedGateway) -> None:
     token = wire.token()
     gateway.drop_next(1, route="proxy-request")
-    with pytest.raises(httpx.RemoteProtocolError):
+    with pytest.raises(httpx2.RemoteProtocolError):
         wire.proxy(
             "gmail_send", "send", {"to": "a@b.co", "subject": "s", "body": "b", "text": "b"}, token
         )
@@ -105,7 +105,7 @@ def test_drop_before_sending(
     token = wire.token()
     gateway.drop_next(1, route="proxy-request", before_sending=True)
     on_server = "server" in request.node.callspec.id
-    expected = httpx.RemoteProtocolError if on_server else httpx.ConnectError
+    expected = httpx2.RemoteProtocolError if on_server else httpx2.ConnectError
     with pytest.raises(expected):
         wire.proxy("serpapi", "search", SEARCH, token)
     assert gateway.tool_runs == 0
@@ -149,7 +149,7 @@ async def test_async_transport_faults(gateway: EmbeddedGateway, wire_key: object
     transport = AsyncGatewayMockTransport(
         gateway.url, agent_id=AGENT_ID, public_key_pem=wire_key.public_key_pem()
     )
-    async with httpx.AsyncClient(transport=transport, base_url=gateway.url) as http:
+    async with httpx2.AsyncClient(transport=transport, base_url=gateway.url) as http:
         assert (await http.get("/api/health")).status_code == 200
         gateway.fail_next(1, status=503)
         assert (await http.get("/api/health")).status_code == 503
@@ -158,13 +158,13 @@ async def test_async_transport_faults(gateway: EmbeddedGateway, wire_key: object
         assert (await http.get("/api/health")).status_code == 200
         assert time.perf_counter() - started >= 0.1
         gateway.delay_next(1, 5.0)
-        with pytest.raises(httpx.ReadTimeout):
-            await http.get("/api/health", timeout=httpx.Timeout(1.0, read=0.05))
+        with pytest.raises(httpx2.ReadTimeout):
+            await http.get("/api/health", timeout=httpx2.Timeout(1.0, read=0.05))
         gateway.drop_next(1)
-        with pytest.raises(httpx.RemoteProtocolError):
+        with pytest.raises(httpx2.RemoteProtocolError):
             await http.get("/api/health")
         gateway.drop_next(1, before_sending=True)
-        with pytest.raises(httpx.ConnectError):
+        with pytest.raises(httpx2.ConnectError):
             await http.get("/api/health")
     assert gateway.count("health") == 6
 

@@ -6,7 +6,7 @@ import threading
 import time
 from typing import Any
 
-import httpx
+import httpx2
 
 from runrgateway.testing import EmbeddedGateway
 
@@ -126,7 +126,7 @@ def test_same_key_while_the_first_runs_is_409(wire: WireClient, gateway: Embedde
     gateway.tool_latency_s = 0.4
     token = wire.token()
     key = {"idempotency-key": "key-5"}
-    results: list[httpx.Response] = []
+    results: list[httpx2.Response] = []
     first = threading.Thread(
         target=lambda: results.append(wire.proxy("gmail_send", "send", EMAIL, token, headers=key))
     )

@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from runrgateway.testing import ALLOW_BUILTIN_TOOLS, EmbeddedGateway, GatewayServer, ManualClock
@@ -59,7 +59,7 @@ def stable(body: Any) -> Any:
 
 
 @pytest.fixture(scope="module")
-def replayed() -> list[tuple[dict[str, Any], httpx.Response]]:
+def replayed() -> list[tuple[dict[str, Any], httpx2.Response]]:
     """Every recorded exchange and the embedded gateway's answer to its request."""
     clock = ManualClock()
     gateway = EmbeddedGateway(
@@ -67,8 +67,8 @@ def replayed() -> list[tuple[dict[str, Any], httpx.Response]]:
     )
     tokens: dict[str, str] = {}
     agent_name = "rec-0"
-    answers: list[tuple[dict[str, Any], httpx.Response]] = []
-    with GatewayServer(gateway) as server, httpx.Client(base_url=server.url) as http:
+    answers: list[tuple[dict[str, Any], httpx2.Response]] = []
+    with GatewayServer(gateway) as server, httpx2.Client(base_url=server.url) as http:
         for step in RECORDING["exchanges"]:
             if "pause_s" in step:
                 clock.advance(step["pause_s"])
@@ -102,7 +102,7 @@ def test_the_recording_has_every_tool_action_and_both_quirks() -> None:
 
 @pytest.mark.parametrize("index", range(len(EXCHANGES)))
 def test_each_answer_is_the_real_gateways(
-    replayed: list[tuple[dict[str, Any], httpx.Response]], index: int
+    replayed: list[tuple[dict[str, Any], httpx2.Response]], index: int
 ) -> None:
     step, answer = replayed[index]
     recorded = step["response"]
@@ -120,7 +120,7 @@ def test_each_answer_is_the_real_gateways(
 
 
 def test_the_search_timestamp_is_the_gateways_clock(
-    replayed: list[tuple[dict[str, Any], httpx.Response]],
+    replayed: list[tuple[dict[str, Any], httpx2.Response]],
 ) -> None:
     stamps = [
         a.json()["data"]["ts"] for s, a in replayed if "ts" in s["response"]["json"].get("data", {})
@@ -137,7 +137,7 @@ def test_each_email_gets_its_own_id_and_runs_repeat() -> None:
         agent = gateway.create_agent("mailer", generate_key=False)
         token = gateway.issue_token(agent.agent_id, ["gmail_send"], ["read", "write"])
         params = {"to": "a@b.co", "subject": "Hi", "body": "x", "text": "x"}
-        with GatewayServer(gateway) as server, httpx.Client(base_url=server.url) as http:
+        with GatewayServer(gateway) as server, httpx2.Client(base_url=server.url) as http:
             return [
                 http.post(
                     "/api/proxy-request",

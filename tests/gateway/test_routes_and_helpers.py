@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-import httpx
+import httpx2
 import pytest
 
 from runrgateway.testing import (
@@ -135,7 +135,7 @@ def test_remove_and_reset_gateways() -> None:
 def test_runr_gateway_fixture(runr_gateway: EmbeddedGateway) -> None:
     assert runr_gateway.url.startswith("mock://")
     assert get_gateway(runr_gateway.url) is runr_gateway
-    with httpx.Client(transport=GatewayMockTransport(runr_gateway.url)) as http:
+    with httpx2.Client(transport=GatewayMockTransport(runr_gateway.url)) as http:
         assert http.get(runr_gateway.url + "/api/health").status_code == 200
     assert runr_gateway.count("health") == 1
 
@@ -155,7 +155,7 @@ def test_manual_clock_drives_expiry_rotation_and_rate_windows(wire_key: object) 
         transport = GatewayMockTransport(
             gateway.url, agent_id=AGENT_ID, public_key_pem=wire_key.public_key_pem()
         )
-        with httpx.Client(transport=transport) as http:
+        with httpx2.Client(transport=transport) as http:
             client = Client(http, gateway.url, wire_key, AGENT_ID)
             token = client.token(["serpapi"], ["read"], ttl_s=600)
             assert client.proxy("serpapi", "search", SEARCH, token).status_code == 200
@@ -184,7 +184,7 @@ def test_server_logs_one_line_per_request_without_secrets(
     assert isinstance(wire_key, AgentKey)
     gateway.register_agent(AGENT_ID, wire_key.public_key_pem())
     caplog.set_level(logging.INFO, logger="runrgateway.gateway")
-    with GatewayServer(gateway) as server, httpx.Client() as http:
+    with GatewayServer(gateway) as server, httpx2.Client() as http:
         client = WireClient(http, server.url, wire_key, AGENT_ID)
         token = client.token()
         answer = client.proxy(
@@ -204,14 +204,14 @@ def test_server_logs_one_line_per_request_without_secrets(
 
 
 def test_server_standalone_default_policy_option() -> None:
-    with GatewayServer(allow_builtin_tools_by_default=True) as server, httpx.Client() as http:
+    with GatewayServer(allow_builtin_tools_by_default=True) as server, httpx2.Client() as http:
         created = http.post(
             server.url + "/api/create-agent",
             json={"name": "d", "created_by": "cli", "role": "demo"},
         )
         assert created.status_code == 201
         assert server.gateway.get_agent(created.json()["agent_id"]) is not None
-    with GatewayServer() as strict, httpx.Client() as http:
+    with GatewayServer() as strict, httpx2.Client() as http:
         assert http.get(strict.url + "/api/health").status_code == 200
     with pytest.raises(RuntimeError):
         _ = strict.url

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-import httpx
+import httpx2
 
 from runrgateway.testing import GatewayServer
 
@@ -19,7 +19,7 @@ def test_a_burst_of_new_connections_is_accepted() -> None:
     with GatewayServer() as server:
 
         def connect_and_ask() -> None:
-            with httpx.Client(timeout=5.0) as http:
+            with httpx2.Client(timeout=5.0) as http:
                 barrier.wait(timeout=5.0)  # every thread opens its connection at once
                 started = time.monotonic()
                 status = http.get(f"{server.url}/api/health").status_code

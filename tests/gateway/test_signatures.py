@@ -171,7 +171,7 @@ def test_admin_routes_are_not_agent_signed(wire: WireClient) -> None:
 def test_mock_mode_creates_an_agent_on_first_sight_with_the_transport_key(
     gateway: EmbeddedGateway,
 ) -> None:
-    import httpx
+    import httpx2
 
     from runrgateway.testing import GatewayMockTransport
 
@@ -183,7 +183,7 @@ def test_mock_mode_creates_an_agent_on_first_sight_with_the_transport_key(
     )
     agent = gateway.get_agent(agent_id)
     assert agent is not None and len(agent.public_keys) == 1
-    with httpx.Client(transport=transport) as http:
+    with httpx2.Client(transport=transport) as http:
         client = WireClient(http, gateway.url, key, agent_id)
         assert client.proxy("serpapi", "search", SEARCH).status_code == 200
         assert (
