@@ -147,12 +147,17 @@ class _Handler(BaseHTTPRequestHandler):
     def _log(
         self, request: GatewayRequest, response: GatewayResponse | None, started: float
     ) -> None:
+        # The idempotency key, and whether the answer was a replay, let a reader of the
+        # log tell a side effect that ran twice from one answered twice.
+        replayed = response is not None and "idempotent-replayed" in response.headers
         logger.info(
-            "%s %s %s correlation_id=%s %.1fms",
+            "%s %s %s correlation_id=%s idempotency_key=%s%s %.1fms",
             request.method,
             request.path,
             "dropped" if response is None else response.status,
             "-" if response is None else response.headers.get("x-correlation-id", "-"),
+            request.headers.get("idempotency-key", "-"),
+            " replayed" if replayed else "",
             (time.perf_counter() - started) * 1000,
         )
 
