@@ -1,6 +1,6 @@
-"""What the SDK costs over raw httpx: latency, concurrency, cold start, memory, round trips.
+"""What the SDK costs over raw httpx2: latency, concurrency, cold start, memory, round trips.
 
-Every figure is a ratio to a floor measured side by side in this process: a bare httpx
+Every figure is a ratio to a floor measured side by side in this process: a bare httpx2
 request carrying the *same bytes* (the body the SDK sent, headers signed ahead of time
 outside the timed region, a fresh correlation id and idempotency key each) to the same
 embedded gateway (`runrgateway.testing.GatewayServer` on 127.0.0.1, OS-picked port, rate
@@ -158,7 +158,7 @@ class Gateway:
 
 
 class Floor:
-    """Pre-signed copies of the SDK's request, for the raw httpx floor."""
+    """Pre-signed copies of the SDK's request, for the raw httpx2 floor."""
 
     def __init__(self, agent: Agent, url: str, body: bytes, headers: dict[str, str]) -> None:
         self.signer = RequestSigner(agent.key, agent.agent_id)
@@ -482,13 +482,13 @@ def section_cold(settings: Settings, report: Report) -> None:
     # What a program's first line costs: the client class, not only the package.
     commands = {
         "python": "pass",
-        "httpx": "import httpx",
+        "httpx2": "import httpx2",
         "runrgateway": "from runrgateway import GatewayClient",
     }
     times: dict[str, list[float]] = {name: [] for name in commands}
     # Installed packages have .pyc files (pip compiles them); an editable checkout gets
     # them on first import unless PYTHONDONTWRITEBYTECODE is set, which would make every
-    # run compile runrgateway's source while httpx loads its .pyc: measure both cached.
+    # run compile runrgateway's source while httpx2 loads its .pyc: measure both cached.
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     for code in commands.values():  # warm the page cache and .pyc files
         subprocess.run([sys.executable, "-c", code], check=True, env=env)
@@ -500,14 +500,14 @@ def section_cold(settings: Settings, report: Report) -> None:
             subprocess.run([sys.executable, "-c", commands[name]], check=True, env=env)
             times[name].append(time.perf_counter() - start)
     med = {name: statistics.median(values) for name, values in times.items()}
-    ratio = med["runrgateway"] / med["httpx"]
+    ratio = med["runrgateway"] / med["httpx2"]
     report.line(
         f"cold-start from runrgateway import GatewayClient: {med['runrgateway'] * 1e3:.0f} ms "
-        f"vs import httpx "
-        f"{med['httpx'] * 1e3:.0f} ms = {ratio:.2f}x [{settings.cold_runs} runs each, medians; "
+        f"vs import httpx2 "
+        f"{med['httpx2'] * 1e3:.0f} ms = {ratio:.2f}x [{settings.cold_runs} runs each, medians; "
         f"bare interpreter {med['python'] * 1e3:.0f} ms; imports alone "
         f"{(med['runrgateway'] - med['python']) * 1e3:.0f} ms vs "
-        f"{(med['httpx'] - med['python']) * 1e3:.0f} ms] (target <= 1.5)",
+        f"{(med['httpx2'] - med['python']) * 1e3:.0f} ms] (target <= 1.5)",
         ratio <= 1.5,
     )
     loaded = json.loads(
@@ -668,7 +668,7 @@ def main(argv: list[str] | None = None) -> int:
     report = Report(settings.quick)
     print(
         f"runrgateway client benchmark ({'quick' if settings.quick else 'full'}): "
-        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, httpx {httpx2.__version__}",
+        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, httpx2 {httpx2.__version__}",
         flush=True,
     )
     keys = {label: AgentKey.generate(kind) for label, kind in KEY_KINDS}

@@ -1,7 +1,7 @@
 """How much RFC 9421 request signing costs, next to a loopback HTTP round trip.
 
 For each key type, the median time of `RequestSigner.sign` on a typical proxy request
-(~300-byte JSON body), and that time as a share of the median httpx POST round trip to a
+(~300-byte JSON body), and that time as a share of the median httpx2 POST round trip to a
 stdlib HTTP server on 127.0.0.1 over a kept-alive connection, measured in the same run.
 Rounds interleave all measurements so drifts (CPU frequency, noise) hit each alike.
 
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     medians, rtt = run(rounds, per_round)
     body_len = len(typical_body())
-    print(f"loopback round trip (httpx POST, keep-alive, {body_len} B body): {rtt * 1e6:.1f} us")
+    print(f"loopback round trip (httpx2 POST, keep-alive, {body_len} B body): {rtt * 1e6:.1f} us")
     for name, seconds in medians.items():
         print(
             f"sign {name:<11} median {seconds * 1e6:8.1f} us "
