@@ -3,6 +3,7 @@ calls in flight, a full pool."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -10,6 +11,7 @@ import httpx2
 import pytest
 
 from runrgateway import GatewayClient, GatewayConfigError, GatewayError, GatewayTimeoutError
+from runrgateway._concurrency import async_sleep
 from runrgateway._signing import AgentKey
 from runrgateway.testing import ALLOW_BUILTIN_TOOLS, EmbeddedGateway, GatewayServer
 from tests.helpers import async_run_with
@@ -39,6 +41,13 @@ def agent(gateway: EmbeddedGateway) -> tuple[str, str]:
 
 async def _nothing() -> None:
     pass
+
+
+async def _until(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never held"
+        await async_sleep(0.01)
 
 
 class _HttpxLookalike:
@@ -109,11 +118,16 @@ async def test_a_307_is_never_followed(
 async def test_close_with_50_calls_in_flight_ends_each_with_client_closed(
     server: GatewayServer, gateway: EmbeddedGateway, agent: tuple[str, str]
 ) -> None:
-    gw = GatewayClient(server.url, *agent, timeout_ms=5000)
+    gw = GatewayClient(server.url, *agent, timeout_ms=8000)
     await gw.proxy("serpapi", "search", {"q": "warm up"})  # the token is minted
-    gateway.delay_next(50, 1.0, route="proxy-request")
+    gateway.delay_next(50, 4.0, route="proxy-request")
     calls = [lambda: gw.proxy("serpapi", "search", {"q": "slow"}) for _ in range(50)]
-    outcomes = await async_run_with(calls, gw.close, after_s=0.3)
+
+    async def close_once_all_arrived() -> None:
+        await _until(lambda: gateway.count("proxy-request") == 51)
+        await gw.close()
+
+    outcomes = await async_run_with(calls, close_once_all_arrived, after_s=0.0)
     codes = [getattr(outcome, "code", type(outcome).__name__) for outcome in outcomes]
     assert codes == ["CLIENT_CLOSED"] * 50
     assert all("in flight" in str(outcome) for outcome in outcomes)
@@ -127,8 +141,14 @@ async def test_close_ends_a_call_waiting_in_a_backoff(
 ) -> None:
     gateway.fail_next(1, 503, route="proxy-request", retry_after=10)
     gw = GatewayClient(server.url, *agent, max_retry_after_s=30)
+
+    async def close_once_answered() -> None:
+        await _until(lambda: gateway.count("proxy-request") == 1)
+        await async_sleep(0.2)  # the 503 is read; the call waits its 10 s
+        await gw.close()
+
     outcomes = await async_run_with(
-        [lambda: gw.proxy("serpapi", "search", {"q": "later"})], gw.close, after_s=0.5
+        [lambda: gw.proxy("serpapi", "search", {"q": "later"})], close_once_answered, after_s=0.0
     )
     assert [getattr(outcome, "code", outcome) for outcome in outcomes] == ["CLIENT_CLOSED"]
     assert gateway.count("proxy-request") == 1  # no attempt started after close()

@@ -5,6 +5,7 @@ calls in flight, a full pool."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -12,6 +13,7 @@ import httpx2
 import pytest
 
 from runrgateway import GatewayConfigError, GatewayError, GatewayTimeoutError, SyncGatewayClient
+from runrgateway._concurrency import sleep
 from runrgateway._signing import AgentKey
 from runrgateway.testing import ALLOW_BUILTIN_TOOLS, EmbeddedGateway, GatewayServer
 from tests.helpers import run_with
@@ -41,6 +43,13 @@ def agent(gateway: EmbeddedGateway) -> tuple[str, str]:
 
 def _nothing() -> None:
     pass
+
+
+def _until(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never held"
+        sleep(0.01)
 
 
 class _HttpxLookalike:
@@ -111,11 +120,16 @@ def test_a_307_is_never_followed(
 def test_close_with_50_calls_in_flight_ends_each_with_client_closed(
     server: GatewayServer, gateway: EmbeddedGateway, agent: tuple[str, str]
 ) -> None:
-    gw = SyncGatewayClient(server.url, *agent, timeout_ms=5000)
+    gw = SyncGatewayClient(server.url, *agent, timeout_ms=8000)
     gw.proxy("serpapi", "search", {"q": "warm up"})  # the token is minted
-    gateway.delay_next(50, 1.0, route="proxy-request")
+    gateway.delay_next(50, 4.0, route="proxy-request")
     calls = [lambda: gw.proxy("serpapi", "search", {"q": "slow"}) for _ in range(50)]
-    outcomes = run_with(calls, gw.close, after_s=0.3)
+
+    def close_once_all_arrived() -> None:
+        _until(lambda: gateway.count("proxy-request") == 51)
+        gw.close()
+
+    outcomes = run_with(calls, close_once_all_arrived, after_s=0.0)
     codes = [getattr(outcome, "code", type(outcome).__name__) for outcome in outcomes]
     assert codes == ["CLIENT_CLOSED"] * 50
     assert all("in flight" in str(outcome) for outcome in outcomes)
@@ -129,8 +143,14 @@ def test_close_ends_a_call_waiting_in_a_backoff(
 ) -> None:
     gateway.fail_next(1, 503, route="proxy-request", retry_after=10)
     gw = SyncGatewayClient(server.url, *agent, max_retry_after_s=30)
+
+    def close_once_answered() -> None:
+        _until(lambda: gateway.count("proxy-request") == 1)
+        sleep(0.2)  # the 503 is read; the call waits its 10 s
+        gw.close()
+
     outcomes = run_with(
-        [lambda: gw.proxy("serpapi", "search", {"q": "later"})], gw.close, after_s=0.5
+        [lambda: gw.proxy("serpapi", "search", {"q": "later"})], close_once_answered, after_s=0.0
     )
     assert [getattr(outcome, "code", outcome) for outcome in outcomes] == ["CLIENT_CLOSED"]
     assert gateway.count("proxy-request") == 1  # no attempt started after close()
