@@ -37,7 +37,8 @@ from typing import Any
 import httpx2
 
 from runrgateway import GatewayClient, SyncGatewayClient
-from runrgateway._signing import AgentKey, RequestSigner
+from runrgateway._keys import AgentKey
+from runrgateway._signing import RequestSigner
 from runrgateway.testing import EmbeddedGateway, GatewayServer
 
 TOOL, ACTION = "serpapi", "search"

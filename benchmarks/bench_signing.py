@@ -20,7 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx2
 
-from runrgateway._signing import AgentKey, RequestSigner
+from runrgateway._keys import AgentKey
+from runrgateway._signing import RequestSigner
 
 KEY_TYPES = (
     ("ed25519", "ed25519"),

@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from runrgateway import GatewayClient, GatewayError, SyncGatewayClient
-from runrgateway._signing import AgentKey
+from runrgateway._keys import AgentKey
 
 TIMEOUT_MS = 800  # per attempt; the proxy's slow answers take longer than this
 SLOW_S = 1.2

@@ -26,7 +26,7 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from ._async._client import GatewayClient
-    from ._signing import AgentKey
+    from ._keys import AgentKey
     from ._sync._client import SyncGatewayClient
 
 __all__ = [
@@ -82,7 +82,7 @@ def __getattr__(name: str) -> Any:
 
         return SyncGatewayClient
     if name == "AgentKey":
-        from ._signing import AgentKey
+        from ._keys import AgentKey
 
         return AgentKey
     raise AttributeError(f"module 'runrgateway' has no attribute {name!r}")

@@ -24,8 +24,8 @@ from ._constants import (
 from ._environment import ENV_KEY_FILE, looks_like_path
 from ._errors import GatewayConfigError, GatewayError, GatewayValidationError
 from ._ids import generate_idempotency_key
+from ._keys import AgentKey
 from ._models import valid_ttl_minutes
-from ._signing import AgentKey
 from ._tokens import Credential, format_utc
 from ._validation import check_number, check_text, encodable, encode_json
 

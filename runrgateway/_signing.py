@@ -1,7 +1,9 @@
-"""Agent keys, RFC 9421 HTTP Message Signatures (sign and verify) and RFC 9530 Content-Digest.
+"""RFC 9421 HTTP Message Signatures (sign and verify), RFC 9530 Content-Digest, the nonce store.
 
 No I/O. Both client twins sign with `RequestSigner`; the embedded gateway checks with
-`SignatureVerifier`. Only `cryptography` and the standard library are used at run time.
+`SignatureVerifier`, which remembers nonces in a `NonceStore`. Keys live in `_keys`, the
+structured-field grammar in `_sfv`. A verifier failure is a `SignatureVerificationError`
+whose reason names the problem, never a key, a signature or a header value.
 """
 
 from __future__ import annotations
@@ -16,59 +18,40 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TypeAlias
 from urllib.parse import urlsplit
 
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import (
-    decode_dss_signature,
-    encode_dss_signature,
+from ._errors import GatewayConfigError
+from ._keys import PUBLIC_KEY_TYPES, AgentKey, PublicKey, key_alg, verify_raw
+from ._sfv import (
+    BareItem,
+    Params,
+    SFInnerList,
+    SFItem,
+    Token,
+    is_key,
+    parse_dictionary,
+    serialize_item,
+    serialize_params,
+    serialize_string,
 )
 
-from ._errors import GatewayConfigError
-
 __all__ = [
-    "ALG_ECDSA_P256",
-    "ALG_ECDSA_P384",
-    "ALG_ED25519",
-    "ALG_RSA_PSS",
-    "AgentKey",
+    "DEFAULT_VALIDITY_S",
     "NonceStore",
-    "PublicKey",
     "RequestSigner",
     "SignatureVerificationError",
     "SignatureVerifier",
-    "alg_for_public_key",
     "content_digest",
-    "load_public_key",
     "serialize_signature_params",
     "signature_base",
 ]
 
-ALG_ED25519 = "ed25519"
-ALG_ECDSA_P256 = "ecdsa-p256-sha256"
-ALG_ECDSA_P384 = "ecdsa-p384-sha384"
-ALG_RSA_PSS = "rsa-pss-sha512"
-
-MIN_RSA_BITS = 2048
 DEFAULT_VALIDITY_S = 300
 
-PublicKey: TypeAlias = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey | rsa.RSAPublicKey
-PrivateKey: TypeAlias = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 KeySource: TypeAlias = PublicKey | Callable[[str], PublicKey | Iterable[PublicKey] | None]
 
-_PUBLIC_KEY_TYPES = (ed25519.Ed25519PublicKey, ec.EllipticCurvePublicKey, rsa.RSAPublicKey)
-_EC_ALGS: dict[str, str] = {"secp256r1": ALG_ECDSA_P256, "secp384r1": ALG_ECDSA_P384}
-_EC_HASHES: dict[str, hashes.HashAlgorithm] = {
-    ALG_ECDSA_P256: hashes.SHA256(),
-    ALG_ECDSA_P384: hashes.SHA384(),
-}
-_EC_WIDTH: dict[str, int] = {ALG_ECDSA_P256: 32, ALG_ECDSA_P384: 48}
-_PSS = padding.PSS(mgf=padding.MGF1(hashes.SHA512()), salt_length=64)
-_SHA512 = hashes.SHA512()
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 _DIGESTS: dict[str, Callable[[bytes], hashlib._Hash]] = {
     "sha-256": hashlib.sha256,
@@ -76,481 +59,13 @@ _DIGESTS: dict[str, Callable[[bytes], hashlib._Hash]] = {
 }
 
 
-# --------------------------------------------------------------------------- key types
-
-
-def _key_alg(key: PublicKey | PrivateKey, parameter: str) -> str:
-    """The RFC 9421 alg for a key (public or private), or GatewayConfigError when unsupported."""
-    if isinstance(key, (ed25519.Ed25519PrivateKey, ed25519.Ed25519PublicKey)):
-        return ALG_ED25519
-    if isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
-        alg = _EC_ALGS.get(key.curve.name)
-        if alg is None:
-            raise _config_error(
-                parameter, f"EC curve {key.curve.name} is not supported (use P-256 or P-384)"
-            )
-        return alg
-    if isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
-        if key.key_size < MIN_RSA_BITS:
-            raise _config_error(
-                parameter,
-                f"RSA key is {key.key_size} bits; at least {MIN_RSA_BITS} bits are required",
-            )
-        return ALG_RSA_PSS
-    raise _config_error(
-        parameter,
-        f"key type {type(key).__name__} is not supported (use Ed25519, EC P-256/P-384 or RSA)",
-    )
-
-
-def _config_error(parameter: str, problem: str) -> GatewayConfigError:
-    return GatewayConfigError(f"{parameter}: {problem}", details={"parameter": parameter})
-
-
-def _pem_bytes(pem: object, parameter: str) -> bytes:
-    if isinstance(pem, str):
-        if not pem.isascii():
-            raise _config_error(parameter, "PEM text must be ASCII")
-        return pem.encode("ascii")
-    if isinstance(pem, (bytes, bytearray, memoryview)):
-        return bytes(pem)
-    raise _config_error(parameter, f"expected a PEM str or bytes, got {type(pem).__name__}")
-
-
-def _not_private_problem(data: bytes) -> str | None:
-    """Why PEM data without any private key block is not usable, or None if it has one."""
-    if b"-----BEGIN" not in data:
-        return "not a PEM private key (no PEM header line)"
-    if b"PRIVATE KEY-----" in data:
-        return None
-    if b"CERTIFICATE-----" in data:
-        return "holds a certificate, not a private key"
-    if b"PUBLIC KEY-----" in data:
-        return "holds a public key, not a private key"
-    return "holds no PEM private key block"
-
-
-def _load_private(data: bytes, password: bytes | None, parameter: str) -> PrivateKey:
-    """Parse PEM private key bytes; every failure becomes a GatewayConfigError with no key text."""
-    problem = _not_private_problem(data)
-    if problem is not None:
-        raise _config_error(parameter, problem)
-    encrypted = b"ENCRYPTED" in data
-    if encrypted and password is None:
-        raise _config_error("key_password", f"required: {parameter} is encrypted")
-    failure: tuple[str, str] | None = None
-    loaded: object = None
-    try:
-        loaded = serialization.load_pem_private_key(data, password if encrypted else None)
-    except (ValueError, TypeError, UnsupportedAlgorithm):
-        # A wrong password usually fails the padding check, but now and then decrypts
-        # to bytes that do not parse: for an encrypted key, both mean the password.
-        failure = (
-            ("key_password", f"does not decrypt {parameter} (wrong password, or a corrupt key?)")
-            if encrypted
-            else (parameter, "could not be parsed as a PEM private key")
-        )
-    # Raised outside the except block so neither __cause__ nor __context__ is set.
-    if failure is not None:
-        raise _config_error(*failure) from None
-    if not isinstance(
-        loaded, (ed25519.Ed25519PrivateKey, ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey)
-    ):
-        raise _config_error(
-            parameter,
-            f"key type {type(loaded).__name__} is not supported"
-            " (use Ed25519, EC P-256/P-384 or RSA >= 2048 bits)",
-        )
-    return loaded
-
-
-def _password_bytes(password: object) -> bytes | None:
-    if password is None or isinstance(password, bytes):
-        return password
-    if isinstance(password, str):
-        return password.encode("utf-8")
-    raise _config_error("key_password", f"expected str or bytes, got {type(password).__name__}")
-
-
-class AgentKey:
-    """A loaded agent private key (immutable). `repr()` shows only the algorithm."""
-
-    __slots__ = ("_key", "alg")
-    _key: PrivateKey
-    alg: str
-
-    def __init__(self, private_key: PrivateKey, *, parameter: str = "private_key") -> None:
-        alg = _key_alg(private_key, parameter)
-        if not isinstance(
-            private_key, (ed25519.Ed25519PrivateKey, ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey)
-        ):
-            raise _config_error(parameter, "expected a private key")
-        object.__setattr__(self, "_key", private_key)
-        object.__setattr__(self, "alg", alg)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError("AgentKey is immutable")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError("AgentKey is immutable")
-
-    def __repr__(self) -> str:
-        return f"AgentKey(alg={self.alg!r})"
-
-    __str__ = __repr__
-
-    def __reduce__(self) -> tuple[object, ...]:
-        raise TypeError("AgentKey cannot be pickled")
-
-    def __copy__(self) -> AgentKey:
-        return self
-
-    def __deepcopy__(self, memo: dict[int, object]) -> AgentKey:
-        return self
-
-    @classmethod
-    def from_pem(
-        cls,
-        pem: str | bytes,
-        password: str | bytes | None = None,
-        *,
-        parameter: str = "agent_private_key_pem",
-    ) -> AgentKey:
-        """Load a PEM private key: RSA >= 2048 (PKCS#8/PKCS#1), EC P-256/P-384 (PKCS#8/SEC1),
-        Ed25519 (PKCS#8), optionally encrypted. Raises GatewayConfigError naming `parameter`
-        (or "key_password"); the message never holds key material."""
-        data = _pem_bytes(pem, parameter)
-        key = _load_private(data, _password_bytes(password), parameter)
-        return cls(key, parameter=parameter)
-
-    @classmethod
-    def generate(cls, kind: str = "ed25519") -> AgentKey:
-        """A new key: "ed25519", "rsa" (2048 bits), "ec" (P-256) or "ec-p384"."""
-        kind_l = kind.lower()
-        key: PrivateKey
-        if kind_l in ("ed25519", ALG_ED25519):
-            key = ed25519.Ed25519PrivateKey.generate()
-        elif kind_l in ("rsa", "rsa-2048", ALG_RSA_PSS):
-            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        elif kind_l in ("ec", "ec-p256", "p256", ALG_ECDSA_P256):
-            key = ec.generate_private_key(ec.SECP256R1())
-        elif kind_l in ("ec-p384", "p384", ALG_ECDSA_P384):
-            key = ec.generate_private_key(ec.SECP384R1())
-        else:
-            raise _config_error("kind", f"unknown key kind {kind!r} (ed25519, rsa, ec, ec-p384)")
-        return cls(key)
-
-    @property
-    def public_key(self) -> PublicKey:
-        """The matching cryptography public key object."""
-        return self._key.public_key()
-
-    def public_key_pem(self) -> str:
-        """SubjectPublicKeyInfo PEM of the public half."""
-        return (
-            self._key.public_key()
-            .public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-            )
-            .decode("ascii")
-        )
-
-    def private_key_pem(self) -> str:
-        """Unencrypted PKCS#8 PEM (for `keygen`); handle with care."""
-        return self._key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ).decode("ascii")
-
-    def sign(self, data: bytes) -> bytes:
-        """Raw signature per RFC 9421 section 3.3 (ECDSA as fixed-width r||s, RSA-PSS SHA-512)."""
-        key = self._key
-        if isinstance(key, ed25519.Ed25519PrivateKey):
-            return key.sign(data)
-        if isinstance(key, ec.EllipticCurvePrivateKey):
-            r, s = decode_dss_signature(key.sign(data, ec.ECDSA(_EC_HASHES[self.alg])))
-            width = _EC_WIDTH[self.alg]
-            return r.to_bytes(width, "big") + s.to_bytes(width, "big")
-        return key.sign(data, _PSS, _SHA512)
-
-
-def load_public_key(pem: str | bytes) -> PublicKey:
-    """Load a PEM public key (SubjectPublicKeyInfo or PKCS#1 RSA) of a supported type."""
-    data = _pem_bytes(pem, "public_key")
-    loaded: object = None
-    failed = False
-    try:
-        loaded = serialization.load_pem_public_key(data)
-    except (ValueError, TypeError, UnsupportedAlgorithm):
-        failed = True
-    if failed:
-        raise _config_error("public_key", "could not be parsed as a PEM public key") from None
-    if not isinstance(loaded, _PUBLIC_KEY_TYPES):
-        raise _config_error("public_key", f"key type {type(loaded).__name__} is not supported")
-    _key_alg(loaded, "public_key")
-    return loaded
-
-
-def alg_for_public_key(key: PublicKey) -> str:
-    """The RFC 9421 `alg` name for a public key; GatewayConfigError when unsupported."""
-    return _key_alg(key, "public_key")
-
-
-def _verify_raw(key: PublicKey, alg: str, signature: bytes, data: bytes) -> bool:
-    try:
-        if isinstance(key, ed25519.Ed25519PublicKey):
-            key.verify(signature, data)
-        elif isinstance(key, ec.EllipticCurvePublicKey):
-            width = _EC_WIDTH[alg]
-            if len(signature) != 2 * width:
-                return False
-            r = int.from_bytes(signature[:width], "big")
-            s = int.from_bytes(signature[width:], "big")
-            key.verify(encode_dss_signature(r, s), data, ec.ECDSA(_EC_HASHES[alg]))
-        else:
-            key.verify(signature, data, _PSS, _SHA512)
-    except (InvalidSignature, ValueError):
-        return False
-    return True
-
-
-# --------------------------------------------------------------- RFC 8941 structured fields
-
-
-class Token(str):
-    """An RFC 8941 Token (serialized bare, unlike a String)."""
-
-    __slots__ = ()
-
-
-BareItem: TypeAlias = int | float | str | bytes | bool
-Params: TypeAlias = dict[str, BareItem]
-
-
-@dataclass
-class SFItem:
-    value: BareItem
-    params: Params = field(default_factory=dict)
-
-
-@dataclass
-class SFInnerList:
-    items: list[SFItem]
-    params: Params = field(default_factory=dict)
-
-
-_LCALPHA = "abcdefghijklmnopqrstuvwxyz"
-_DIGITS = "0123456789"
-_KEY_CHARS = frozenset(_LCALPHA + _DIGITS + "_-.*")
-_TCHARS = frozenset("!#$%&'*+-.^_`|~" + _DIGITS + _LCALPHA + _LCALPHA.upper() + ":/")
-_B64_CHARS = frozenset(_LCALPHA + _LCALPHA.upper() + _DIGITS + "+/=")
-
-
-class _SFParser:
-    """A small RFC 8941 parser for the Dictionary shapes RFC 9421 and RFC 9530 use."""
-
-    def __init__(self, text: str) -> None:
-        if not text.isascii():
-            raise ValueError("non-ASCII structured field")
-        self.s = text
-        self.i = 0
-
-    def _peek(self) -> str:
-        return self.s[self.i] if self.i < len(self.s) else ""
-
-    def _skip(self, chars: str) -> None:
-        while self.i < len(self.s) and self.s[self.i] in chars:
-            self.i += 1
-
-    def dictionary(self) -> dict[str, SFItem | SFInnerList]:
-        result: dict[str, SFItem | SFInnerList] = {}
-        self._skip(" ")
-        while self.i < len(self.s):
-            key = self._key()
-            if key in result:
-                raise ValueError(f"duplicate dictionary key {key!r}")
-            member: SFItem | SFInnerList
-            if self._peek() == "=":
-                self.i += 1
-                member = self._item_or_inner_list()
-            else:
-                member = SFItem(True, self._params())
-            result[key] = member
-            self._skip(" \t")
-            if self.i >= len(self.s):
-                return result
-            if self._peek() != ",":
-                raise ValueError("expected ',' between dictionary members")
-            self.i += 1
-            self._skip(" \t")
-            if self.i >= len(self.s):
-                raise ValueError("trailing comma")
-        return result
-
-    def _item_or_inner_list(self) -> SFItem | SFInnerList:
-        if self._peek() == "(":
-            return self._inner_list()
-        return self._item()
-
-    def _inner_list(self) -> SFInnerList:
-        self.i += 1  # "("
-        items: list[SFItem] = []
-        while self.i < len(self.s):
-            self._skip(" ")
-            if self._peek() == ")":
-                self.i += 1
-                return SFInnerList(items, self._params())
-            items.append(self._item())
-            if self._peek() not in (" ", ")"):
-                raise ValueError("expected ' ' or ')' in inner list")
-        raise ValueError("unterminated inner list")
-
-    def _item(self) -> SFItem:
-        value = self._bare_item()
-        return SFItem(value, self._params())
-
-    def _params(self) -> Params:
-        params: Params = {}
-        while self._peek() == ";":
-            self.i += 1
-            self._skip(" ")
-            key = self._key()
-            value: BareItem = True
-            if self._peek() == "=":
-                self.i += 1
-                value = self._bare_item()
-            params[key] = value
-        return params
-
-    def _key(self) -> str:
-        start = self.i
-        first = self._peek()
-        if not first or (first not in _LCALPHA and first != "*"):
-            raise ValueError("invalid key")
-        self.i += 1
-        while self.i < len(self.s) and self.s[self.i] in _KEY_CHARS:
-            self.i += 1
-        return self.s[start : self.i]
-
-    def _bare_item(self) -> BareItem:
-        c = self._peek()
-        if c == "-" or (c and c in _DIGITS):
-            return self._number()
-        if c == '"':
-            return self._string()
-        if c == ":":
-            return self._bytes()
-        if c == "?":
-            return self._boolean()
-        if c and (c.isalpha() or c == "*"):
-            return self._token()
-        raise ValueError("invalid bare item")
-
-    def _number(self) -> int | float:
-        start = self.i
-        if self._peek() == "-":
-            self.i += 1
-        self._skip(_DIGITS + ".")
-        text = self.s[start : self.i]
-        digits = text.lstrip("-")
-        if not digits or not digits[0].isdigit():
-            raise ValueError("invalid number")
-        if "." not in digits:
-            if len(digits) > 15:
-                raise ValueError("integer too long")
-            return int(text)
-        whole, _, frac = digits.partition(".")
-        if "." in frac or len(whole) > 12 or not 1 <= len(frac) <= 3:
-            raise ValueError("invalid decimal")
-        return float(text)
-
-    def _string(self) -> str:
-        self.i += 1
-        out: list[str] = []
-        while self.i < len(self.s):
-            c = self.s[self.i]
-            self.i += 1
-            if c == "\\":
-                nxt = self._peek()
-                if nxt not in ('"', "\\") or not nxt:
-                    raise ValueError("invalid escape in string")
-                out.append(nxt)
-                self.i += 1
-            elif c == '"':
-                return "".join(out)
-            elif not " " <= c <= "~":
-                raise ValueError("invalid character in string")
-            else:
-                out.append(c)
-        raise ValueError("unterminated string")
-
-    def _token(self) -> Token:
-        start = self.i
-        self.i += 1
-        while self.i < len(self.s) and self.s[self.i] in _TCHARS:
-            self.i += 1
-        return Token(self.s[start : self.i])
-
-    def _bytes(self) -> bytes:
-        end = self.s.find(":", self.i + 1)
-        if end < 0:
-            raise ValueError("unterminated byte sequence")
-        text = self.s[self.i + 1 : end]
-        if not set(text) <= _B64_CHARS:
-            raise ValueError("invalid byte sequence")
-        self.i = end + 1
-        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
-
-    def _boolean(self) -> bool:
-        value = self.s[self.i + 1 : self.i + 2]
-        if value not in ("0", "1"):
-            raise ValueError("invalid boolean")
-        self.i += 2
-        return value == "1"
-
-
-def parse_dictionary(text: str) -> dict[str, SFItem | SFInnerList]:
-    """Parse an RFC 8941 Dictionary field value; ValueError when malformed."""
-    return _SFParser(text.strip(" \t")).dictionary()
-
-
-def _ser_string(value: str) -> str:
-    if not all(" " <= c <= "~" for c in value):
-        raise ValueError("string holds characters a structured field string cannot carry")
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _ser_bare(value: BareItem) -> str:
-    if isinstance(value, bool):
-        return "?1" if value else "?0"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        text = f"{round(value, 3):.3f}".rstrip("0")
-        return text + "0" if text.endswith(".") else text
-    if isinstance(value, bytes):
-        return ":" + base64.b64encode(value).decode("ascii") + ":"
-    if isinstance(value, Token):
-        return str(value)
-    return _ser_string(value)
-
-
-def _ser_params(params: Mapping[str, BareItem]) -> str:
-    return "".join(
-        f";{key}" if value is True else f";{key}={_ser_bare(value)}"
-        for key, value in params.items()
-    )
-
-
-def _ser_item(item: SFItem) -> str:
-    return _ser_bare(item.value) + _ser_params(item.params)
+# --------------------------------------------------------------------- signature base
 
 
 def serialize_signature_params(components: Sequence[str], params: Mapping[str, BareItem]) -> str:
     """The `@signature-params` value: `("c1" "c2");created=1;keyid="k"` (RFC 9421 2.3)."""
-    inner = " ".join(_ser_string(name) for name in components)
-    return f"({inner}){_ser_params(params)}"
+    inner = " ".join(serialize_string(name) for name in components)
+    return f"({inner}){serialize_params(params)}"
 
 
 def signature_base(components: Sequence[tuple[str, str]], signature_params: str) -> bytes:
@@ -652,14 +167,14 @@ class RequestSigner:
             raise ValueError("keyid must be a non-empty string")
         if validity_s <= 0:
             raise ValueError("validity_s must be positive")
-        if not label or label[0] not in _LCALPHA + "*" or not set(label) <= _KEY_CHARS:
+        if not is_key(label):
             raise ValueError(f"label {label!r} is not a structured field key")
         self._key = key
         self.keyid = keyid
         self._validity_s = int(validity_s)
         self._label = label
         self._clock = clock
-        self._param_tail = f";keyid={_ser_string(keyid)};alg={_ser_string(key.alg)}"
+        self._param_tail = f";keyid={serialize_string(keyid)};alg={serialize_string(key.alg)}"
 
     def __repr__(self) -> str:
         return f"RequestSigner(keyid={self.keyid!r}, alg={self._key.alg!r})"
@@ -811,9 +326,9 @@ def _parse_signature(headers: Mapping[str, str]) -> _Parsed:
         if item.value != item.value.lower() or item.value in components:
             raise _fail(f"invalid or repeated covered component {item.value!r}")
         components.append(item.value)
-    params_text = "(" + " ".join(_ser_item(i) for i in member.items) + ")"
+    params_text = "(" + " ".join(serialize_item(i) for i in member.items) + ")"
     try:
-        params_text += _ser_params(member.params)
+        params_text += serialize_params(member.params)
     except ValueError:
         raise _fail("malformed Signature-Input parameters") from None
     return _Parsed(label, components, member.params, sig.value, params_text)
@@ -888,12 +403,12 @@ def _component_value(
 
 
 def _candidate_keys(source: KeySource, keyid: str) -> list[PublicKey]:
-    if isinstance(source, _PUBLIC_KEY_TYPES):
+    if isinstance(source, PUBLIC_KEY_TYPES):
         return [source]
     found = source(keyid)
     if found is None:
         return []
-    if isinstance(found, _PUBLIC_KEY_TYPES):
+    if isinstance(found, PUBLIC_KEY_TYPES):
         return [found]
     return list(found)
 
@@ -999,13 +514,13 @@ class SignatureVerifier:
         matched = False
         for key in keys:
             try:
-                key_alg = _key_alg(key, "public_key")
+                alg_of_key = key_alg(key, "public_key")
             except GatewayConfigError:
                 continue
-            if alg is not None and alg != key_alg:
+            if alg is not None and alg != alg_of_key:
                 continue
             matched = True
-            if _verify_raw(key, key_alg, signature, base):
+            if verify_raw(key, alg_of_key, signature, base):
                 return
         if not matched:
             raise _fail("signature alg does not match the key", keyid)

@@ -46,10 +46,10 @@ from ._errors import (
     GatewayValidationError,
 )
 from ._ids import generate_idempotency_key
+from ._keys import AgentKey
 from ._logs import enable_logging
 from ._masking import mask_text
 from ._models import JobResponse, TokenInfo, valid_ttl_minutes
-from ._signing import AgentKey
 from ._sync._client import SyncGatewayClient
 from ._version import __version__
 

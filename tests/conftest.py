@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import runrgateway._retry as retry_policy
-from runrgateway._signing import AgentKey
+from runrgateway._keys import AgentKey
 
 # Property tests (hypothesis): a fixed seed and few examples by default, so CI is fast and
 # repeatable; HYPOTHESIS_PROFILE=full runs many more, with fresh random examples.

@@ -17,7 +17,7 @@ import pytest
 import runrgateway.cli as cli
 from runrgateway import GatewayClient, SyncGatewayClient, __version__
 from runrgateway._errors import JOBS_UNSUPPORTED, GatewayError
-from runrgateway._signing import AgentKey
+from runrgateway._keys import AgentKey
 from runrgateway.testing import get_gateway, remove_gateway
 from tests.examples_support import Served, run_cli, secrets_absent, start_serve
 

@@ -13,7 +13,7 @@ import httpx2
 import pytest
 
 from runrgateway import GatewayClient, GatewayError, SyncGatewayClient
-from runrgateway._signing import AgentKey
+from runrgateway._keys import AgentKey
 from runrgateway.testing import ALLOW_BUILTIN_TOOLS, EmbeddedGateway, GatewayServer, get_gateway
 
 EMAIL = {"to": "a@b.c", "subject": "Hello", "body": "Hi"}

@@ -3,8 +3,8 @@ import copy
 import pytest
 
 from runrgateway import mask_sensitive
+from runrgateway._keys import AgentKey
 from runrgateway._masking import is_sensitive_key, mask_text
-from runrgateway._signing import AgentKey
 
 M = "***MASKED***"
 

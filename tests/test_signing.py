@@ -1,4 +1,5 @@
-"""Tests for runrgateway._signing: keys, RFC 9421 sign/verify, Content-Digest, nonces."""
+"""Tests for runrgateway._keys, _sfv and _signing: keys, RFC 8941 fields, RFC 9421 sign/verify,
+Content-Digest, nonces."""
 
 from __future__ import annotations
 
@@ -26,16 +27,14 @@ from http_message_signatures import (
 )
 
 from runrgateway._errors import GatewayConfigError
+from runrgateway._keys import AgentKey, alg_for_public_key, load_public_key
+from runrgateway._sfv import parse_dictionary
 from runrgateway._signing import (
-    AgentKey,
     NonceStore,
     RequestSigner,
     SignatureVerificationError,
     SignatureVerifier,
-    alg_for_public_key,
     content_digest,
-    load_public_key,
-    parse_dictionary,
     serialize_signature_params,
     signature_base,
 )

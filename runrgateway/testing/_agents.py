@@ -7,7 +7,8 @@ import uuid
 from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+
+from .._keys import AgentKey
 
 DEFAULT_ROLE = "agent"
 
@@ -29,19 +30,12 @@ class Agent:
 
 
 def generate_rsa_key_pair() -> tuple[str, str]:
-    """A new RSA-2048 pair as (PKCS#8 private PEM, SubjectPublicKeyInfo public PEM)."""
-    private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private_pem = private_key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode("ascii")
-    public_pem = (
-        private_key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode("ascii")
-    )
-    return private_pem, public_pem
+    """A new RSA-2048 pair as (PKCS#8 private PEM, SubjectPublicKeyInfo public PEM).
+
+    RSA because the real gateway's `/api/create-agent` hands out RSA keys (wire.md).
+    """
+    key = AgentKey.generate("rsa")
+    return key.private_key_pem(), key.public_key_pem()
 
 
 def normalise_public_key(pem: str) -> str:

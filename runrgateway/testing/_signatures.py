@@ -11,13 +11,8 @@ import functools
 import time
 from collections.abc import Callable
 
-from .._signing import (
-    NonceStore,
-    PublicKey,
-    SignatureVerificationError,
-    SignatureVerifier,
-    load_public_key,
-)
+from .._keys import PublicKey, load_public_key
+from .._signing import NonceStore, SignatureVerificationError, SignatureVerifier
 from ._messages import GatewayRequest
 
 DEFAULT_MAX_SKEW_S = 30.0

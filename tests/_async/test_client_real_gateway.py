@@ -17,7 +17,7 @@ from runrgateway import (
     GatewayNetworkError,
     GatewayUpstreamError,
 )
-from runrgateway._signing import AgentKey
+from runrgateway._keys import AgentKey
 from runrgateway.testing import (
     ALLOW_BUILTIN_TOOLS,
     EmbeddedGateway,

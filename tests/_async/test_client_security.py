@@ -9,7 +9,8 @@ import httpx2
 import pytest
 
 from runrgateway import GatewayClient, GatewayConfigError, GatewayError, TokenOptions
-from runrgateway._signing import AgentKey, SignatureVerifier
+from runrgateway._keys import AgentKey
+from runrgateway._signing import SignatureVerifier
 from tests.helpers import BASE, proxy_answer
 
 from .conftest import Router

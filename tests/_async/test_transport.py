@@ -12,7 +12,7 @@ import pytest
 
 from runrgateway import GatewayClient, GatewayConfigError, GatewayError, GatewayTimeoutError
 from runrgateway._concurrency import async_sleep
-from runrgateway._signing import AgentKey
+from runrgateway._keys import AgentKey
 from runrgateway.testing import ALLOW_BUILTIN_TOOLS, EmbeddedGateway, GatewayServer
 from tests.helpers import async_run_with
 

@@ -11,7 +11,8 @@ import httpx2
 import pytest
 
 from runrgateway import GatewayConfigError, GatewayError, SyncGatewayClient, TokenOptions
-from runrgateway._signing import AgentKey, SignatureVerifier
+from runrgateway._keys import AgentKey
+from runrgateway._signing import SignatureVerifier
 from tests.helpers import BASE, proxy_answer
 
 from .conftest import Router

@@ -18,7 +18,7 @@ from runrgateway import (
     GatewayUpstreamError,
     SyncGatewayClient,
 )
-from runrgateway._signing import AgentKey
+from runrgateway._keys import AgentKey
 from runrgateway.testing import ALLOW_BUILTIN_TOOLS, EmbeddedGateway, GatewayServer
 
 EMAIL = {"to": "a@b.c", "subject": "Hello", "body": "Hi"}

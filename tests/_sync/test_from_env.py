@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from runrgateway import GatewayAuthError, GatewayConfigError, SyncGatewayClient
-from runrgateway._signing import AgentKey
+from runrgateway._keys import AgentKey
 from runrgateway.testing import GatewayServer
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from runrgateway import GatewayConfigError, GatewayError, GatewayTimeoutError, SyncGatewayClient
 from runrgateway._concurrency import sleep
-from runrgateway._signing import AgentKey
+from runrgateway._keys import AgentKey
 from runrgateway.testing import ALLOW_BUILTIN_TOOLS, EmbeddedGateway, GatewayServer
 from tests.helpers import run_with
 

@@ -13,7 +13,8 @@ from typing import Any
 import httpx2
 import pytest
 
-from runrgateway._signing import AgentKey, RequestSigner
+from runrgateway._keys import AgentKey
+from runrgateway._signing import RequestSigner
 from runrgateway.testing import EmbeddedGateway, GatewayMockTransport, new_mock_gateway
 from runrgateway.testing._registry import remove_gateway
 

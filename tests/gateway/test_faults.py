@@ -143,7 +143,7 @@ def test_reset_forgets_state(wire: WireClient, gateway: EmbeddedGateway) -> None
 
 
 async def test_async_transport_faults(gateway: EmbeddedGateway, wire_key: object) -> None:
-    from runrgateway._signing import AgentKey
+    from runrgateway._keys import AgentKey
 
     assert isinstance(wire_key, AgentKey)
     transport = AsyncGatewayMockTransport(

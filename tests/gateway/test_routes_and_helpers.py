@@ -141,7 +141,7 @@ def test_runr_gateway_fixture(runr_gateway: EmbeddedGateway) -> None:
 
 
 def test_manual_clock_drives_expiry_rotation_and_rate_windows(wire_key: object) -> None:
-    from runrgateway._signing import AgentKey
+    from runrgateway._keys import AgentKey
 
     from .conftest import WireClient as Client
 
@@ -179,7 +179,7 @@ def test_manual_clock_drives_expiry_rotation_and_rate_windows(wire_key: object) 
 def test_server_logs_one_line_per_request_without_secrets(
     gateway: EmbeddedGateway, wire_key: object, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from runrgateway._signing import AgentKey
+    from runrgateway._keys import AgentKey
 
     assert isinstance(wire_key, AgentKey)
     gateway.register_agent(AGENT_ID, wire_key.public_key_pem())

@@ -7,7 +7,8 @@ import uuid
 
 import pytest
 
-from runrgateway._signing import AgentKey, RequestSigner
+from runrgateway._keys import AgentKey
+from runrgateway._signing import RequestSigner
 from runrgateway.testing import EmbeddedGateway
 
 from .conftest import AGENT_ID, WireClient, utc_in

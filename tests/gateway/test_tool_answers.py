@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from runrgateway._signing import AgentKey
+from runrgateway._keys import AgentKey
 from runrgateway.testing import (
     ALLOW_BUILTIN_TOOLS,
     EmbeddedGateway,
