@@ -38,6 +38,8 @@ from ._sfv import (
 )
 
 __all__ = [
+    "COVERED_WHEN_SENT",
+    "COVERED_WITH_BODY",
     "DEFAULT_VALIDITY_S",
     "NonceStore",
     "RequestSigner",
@@ -51,6 +53,13 @@ __all__ = [
 DEFAULT_VALIDITY_S = 300
 
 KeySource: TypeAlias = PublicKey | Callable[[str], PublicKey | Iterable[PublicKey] | None]
+
+# Headers that change what the gateway does with a request: each is covered whenever it is
+# sent, so no one on the path can strip or alter it. Without the idempotency key covered,
+# a proxy could drop it and make a retried send run twice (sdk-contract.md section 6).
+# `content-type` is covered only with a body, where it says how to read the body.
+COVERED_WHEN_SENT = ("idempotency-key", "traceparent", "tracestate")
+COVERED_WITH_BODY = ("content-type",)
 
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 _DIGESTS: dict[str, Callable[[bytes], hashlib._Hash]] = {
@@ -186,7 +195,12 @@ class RequestSigner:
     def sign(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes | None
     ) -> dict[str, str]:
-        """The headers to add: Content-Digest (with a body), Signature-Input, Signature."""
+        """The headers to add: Content-Digest (with a body), Signature-Input, Signature.
+
+        Covered: `@method`, `@authority`, `@path`, `@query` (when the URL has one),
+        `content-digest` and `content-type` (with a body), `x-correlation-id`, and each of
+        `COVERED_WHEN_SENT` that `headers` carries.
+        """
         correlation_id = _header(headers, "x-correlation-id")
         if correlation_id is None:
             raise ValueError("the request has no X-Correlation-Id header to sign")
@@ -204,7 +218,9 @@ class RequestSigner:
             digest = content_digest(body)
             added["Content-Digest"] = digest
             components.append(("content-digest", digest))
+            _append_sent(components, headers, COVERED_WITH_BODY)
         components.append(("x-correlation-id", correlation_id))
+        _append_sent(components, headers, COVERED_WHEN_SENT)
         created = int(self._clock())
         names = " ".join(f'"{name}"' for name, _ in components)
         params = (
@@ -215,6 +231,16 @@ class RequestSigner:
         added["Signature-Input"] = f"{self._label}={params}"
         added["Signature"] = f"{self._label}=:{base64.b64encode(signature).decode('ascii')}:"
         return added
+
+
+def _append_sent(
+    components: list[tuple[str, str]], headers: Mapping[str, str], names: Sequence[str]
+) -> None:
+    """Add each of `names` that `headers` carries to the covered components."""
+    for name in names:
+        value = _header(headers, name)
+        if value is not None:
+            components.append((name, _clean_value(value, name)))
 
 
 # ------------------------------------------------------------------------ verification
@@ -459,7 +485,7 @@ class SignatureVerifier:
             target = _target(url)
         except ValueError:
             raise _fail("request URL is not absolute", keyid) from None
-        self._check_coverage(parsed.components, target, body, keyid)
+        self._check_coverage(parsed.components, target, body, lowered, keyid)
         if body or "content-digest" in lowered:
             _check_digest(lowered, body or b"")
         values = [
@@ -494,13 +520,21 @@ class SignatureVerifier:
         return min(limit, expires if expires is not None else limit) + skew
 
     def _check_coverage(
-        self, components: list[str], target: _Target, body: bytes | None, keyid: str
+        self,
+        components: list[str],
+        target: _Target,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        keyid: str,
     ) -> None:
+        """Every required component is covered, and so is each sent header that must be."""
         required = list(self.required_components)
         if target.query is not None:
             required.append("@query")
         if body:
             required.append("content-digest")
+            required.extend(name for name in COVERED_WITH_BODY if name in headers)
+        required.extend(name for name in COVERED_WHEN_SENT if name in headers)
         for name in required:
             if name not in components:
                 raise _fail(f"signature does not cover {name}", keyid)

@@ -377,8 +377,9 @@ def test_sign_headers_shape(keys: dict[str, AgentKey]) -> None:
     assert headers["Content-Digest"] == content_digest(BODY)
     sig_input = headers["Signature-Input"]
     prefix = (
-        'sig1=("@method" "@authority" "@path" "@query" "content-digest" "x-correlation-id")'
-        f";created={int(T0)};expires={int(T0) + 300};nonce="
+        'sig1=("@method" "@authority" "@path" "@query" "content-digest" "content-type"'
+        ' "x-correlation-id");'
+        f"created={int(T0)};expires={int(T0) + 300};nonce="
     )
     assert sig_input.startswith(prefix)
     assert sig_input.endswith(';keyid="agent-1";alg="ed25519"')
@@ -771,6 +772,86 @@ def test_verify_header_lookup_is_case_insensitive(keys: dict[str, AgentKey]) -> 
     assert (
         _verifier().verify("POST", URL, httpx2.Headers(headers), BODY, key.public_key) == "agent-1"
     )
+
+
+# ------------------------------------------------- headers that change what the gateway does
+
+KEYED = {"Idempotency-Key": "send-42", "traceparent": "00-" + "ab" * 16 + "-" + "cd" * 8 + "-01"}
+
+
+def _signed_with(key: AgentKey, extra: dict[str, str], body: bytes | None = BODY) -> dict[str, str]:
+    headers = {"X-Correlation-Id": "corr-123", "Content-Type": "application/json", **extra}
+    headers.update(RequestSigner(key, "agent-1", clock=lambda: T0).sign("POST", URL, headers, body))
+    return headers
+
+
+def test_sign_covers_each_sent_header_that_changes_the_call(keys: dict[str, AgentKey]) -> None:
+    headers = _signed_with(keys["ed25519"], {**KEYED, "tracestate": "vendor=1"})
+    assert _components(headers["Signature-Input"]) == [
+        "@method",
+        "@authority",
+        "@path",
+        "content-digest",
+        "content-type",
+        "x-correlation-id",
+        "idempotency-key",
+        "traceparent",
+        "tracestate",
+    ]
+    assert _verifier().verify("POST", URL, headers, BODY, keys["ed25519"].public_key) == "agent-1"
+
+
+def test_content_type_is_covered_only_with_a_body(keys: dict[str, AgentKey]) -> None:
+    headers = _signed_with(keys["ed25519"], {}, body=None)
+    assert "content-type" not in _components(headers["Signature-Input"])
+    assert _verifier().verify("POST", URL, headers, None, keys["ed25519"].public_key)
+
+
+@pytest.mark.parametrize(
+    ("name", "tampered"),
+    [
+        ("Idempotency-Key", "send-43"),
+        ("Content-Type", "text/plain"),
+        ("traceparent", "00-" + "ef" * 16 + "-" + "cd" * 8 + "-01"),
+    ],
+)
+def test_changing_a_covered_header_breaks_the_signature(
+    keys: dict[str, AgentKey], name: str, tampered: str
+) -> None:
+    headers = _signed_with(keys["ed25519"], KEYED)
+    headers[name] = tampered
+    with pytest.raises(SignatureVerificationError, match="does not verify"):
+        _verifier().verify("POST", URL, headers, BODY, keys["ed25519"].public_key)
+
+
+@pytest.mark.parametrize("name", ["Idempotency-Key", "Content-Type", "traceparent"])
+def test_removing_a_covered_header_is_refused(keys: dict[str, AgentKey], name: str) -> None:
+    # Stripping the key is the attack that matters: a retried send would run twice.
+    headers = _signed_with(keys["ed25519"], KEYED)
+    del headers[name]
+    with pytest.raises(SignatureVerificationError, match=r"missing|does not verify"):
+        _verifier().verify("POST", URL, headers, BODY, keys["ed25519"].public_key)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("Idempotency-Key", "added-later"),
+        ("Content-Type", "text/plain"),
+        ("traceparent", KEYED["traceparent"]),
+        ("tracestate", "vendor=1"),
+    ],
+)
+def test_a_sent_header_the_signature_does_not_cover_is_refused(
+    keys: dict[str, AgentKey], name: str, value: str
+) -> None:
+    # Signed without the header, which is then added on the path.
+    key = keys["ed25519"]
+    headers = {"X-Correlation-Id": "corr-123"}
+    headers.update(RequestSigner(key, "agent-1", clock=lambda: T0).sign("POST", URL, headers, BODY))
+    headers[name] = value
+    with pytest.raises(SignatureVerificationError, match=f"does not cover {name.lower()}"):
+        _verifier().verify("POST", URL, headers, BODY, key.public_key)
 
 
 # ---------------------------------------------------------------------- structured fields

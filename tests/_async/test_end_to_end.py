@@ -212,6 +212,41 @@ async def test_idempotent_replay_runs_the_tool_once(
     assert gateway.tool_runs == 1
 
 
+@pytest.mark.parametrize(
+    ("header", "change"),
+    [
+        ("Idempotency-Key", None),
+        ("Idempotency-Key", "another-key"),
+        ("Content-Type", "application/json; charset=utf-16"),
+    ],
+)
+async def test_a_path_that_strips_or_changes_a_covered_header_is_refused(
+    server: GatewayServer,
+    gateway: EmbeddedGateway,
+    ed25519: AgentKey,
+    header: str,
+    change: str | None,
+) -> None:
+    # Someone on the path drops the key (a retried send would then run twice) or rewrites
+    # a header: the signature covers both, so the gateway refuses and the tool never runs.
+    async def on_the_path(request: httpx2.Request) -> None:
+        if request.url.path == "/api/proxy-request":
+            if change is None:
+                del request.headers[header]
+            else:
+                request.headers[header] = change
+
+    agent = gateway.create_agent("tampered", public_key_pem=ed25519.public_key_pem())
+    async with httpx2.AsyncClient(event_hooks={"request": [on_the_path]}) as http:
+        async with GatewayClient(
+            server.url, agent.agent_id, ed25519.private_key_pem(), http_client=http
+        ) as gw:
+            with pytest.raises(GatewayAuthError) as caught:
+                await gw.proxy("gmail_send", "send", EMAIL, idempotency_key="send-7")
+    assert caught.value.code == "SIGNATURE_INVALID" and caught.value.attempts == 1
+    assert gateway.tool_runs == 0
+
+
 async def test_a_503_burst_is_survived(client: GatewayClient, gateway: EmbeddedGateway) -> None:
     gateway.fail_next(2, status=503, route="proxy-request")
     response = await client.proxy_response("gmail_send", "send", EMAIL)
