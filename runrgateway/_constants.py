@@ -26,6 +26,8 @@ TOKEN_REFRESH_MARGIN_S = 60.0
 TOKEN_REFRESH_MARGIN_FRACTION = 0.10
 # Tokens passed in by a caller are refused once older than this.
 MAX_TOKEN_AGE_S = 24 * 3600.0
+# ...and when issued further in the future than this (clocks drift, not by minutes).
+TOKEN_CLOCK_SKEW_S = 60.0
 MIN_TTL_MINUTES = 1
 MAX_TTL_MINUTES = 1440
 

@@ -7,11 +7,11 @@ import binascii
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from . import _json
-from ._constants import MAX_TOKEN_AGE_S
+from ._constants import MAX_TOKEN_AGE_S, TOKEN_CLOCK_SKEW_S
 from ._errors import TOKEN_EXPIRED, TOKEN_INVALID, GatewayPolicyError, GatewayTokenError
 
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
@@ -146,22 +146,75 @@ def _claims(
     )
 
 
-def check_caller_token(claims: TokenClaims | None, now: datetime) -> None:
-    """Refuse a caller's token that is expired or older than 24 h (nothing is sent)."""
+# Unix seconds past this are milliseconds: as seconds, they would be after the year 5000.
+_MILLISECONDS_FROM = 100_000_000_000
+
+
+def check_caller_token(
+    claims: TokenClaims | None, now: datetime, *, agent_id: str | None = None
+) -> None:
+    """Refuse, before anything is sent, a caller's token the gateway should not see.
+
+    Refused: a token for another agent than `agent_id`; times written as strings or in
+    milliseconds (a JWT's `iat`/`exp` are Unix seconds); no issue time; an issue time in
+    the future beyond a small clock skew; expired; older than 24 h. A token the SDK cannot
+    decode is left to the gateway. Each refusal is a `GatewayTokenError` whose
+    `details["problem"]` says which.
+    """
     if claims is None:
         return
+    if agent_id is not None and claims.agent_id is not None and claims.agent_id != agent_id:
+        raise _refused(
+            "other_agent",
+            f"Agent token was issued to agent {claims.agent_id!r}, not to this client's "
+            f"agent {agent_id!r}",
+        )
+    _check_time_fields(claims)
+    if claims.issued_at is None:
+        raise _refused("no_issue_time", "Agent token says nothing about when it was issued")
+    if claims.issued_at > now + timedelta(seconds=TOKEN_CLOCK_SKEW_S):
+        raise _refused(
+            "issued_in_future",
+            f"Agent token claims to be issued at {format_utc(claims.issued_at)}, in the future",
+        )
     left = claims.seconds_left(now)
     if left is not None and left <= 0:
         raise GatewayTokenError(
-            "Agent token has expired; mint a new one with get_token()", code=TOKEN_EXPIRED
+            "Agent token has expired; mint a new one with get_token()",
+            code=TOKEN_EXPIRED,
+            details={"problem": "expired"},
         )
     age = claims.age_s(now)
     if age is not None and age > MAX_TOKEN_AGE_S:
-        raise GatewayTokenError(
+        raise _refused(
+            "too_old",
             f"Agent token was issued {age / 3600:.1f} h ago; tokens older than 24 h are "
             "refused to force rotation",
-            code=TOKEN_INVALID,
         )
+
+
+def _check_time_fields(claims: TokenClaims) -> None:
+    """A JWT's times are Unix seconds; the gateway's own form writes ISO 8601 text."""
+    fields = ("iat", "exp", "nbf") if claims.form == "jwt" else ("issued_at", "expires_at")
+    for name in fields:
+        value = claims.payload.get(name)
+        if claims.form == "jwt" and isinstance(value, str):
+            raise _refused(
+                "string_time", f"Agent token's {name!r} is a string; a JWT's times are numbers"
+            )
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        if abs(value) >= _MILLISECONDS_FROM:
+            raise _refused(
+                "milliseconds",
+                f"Agent token's {name!r} looks like milliseconds; token times are seconds",
+            )
+
+
+def _refused(problem: str, message: str) -> GatewayTokenError:
+    return GatewayTokenError(
+        f"{message}; nothing was sent", code=TOKEN_INVALID, details={"problem": problem}
+    )
 
 
 def check_scope(claims: TokenClaims | None, tool: str) -> None:

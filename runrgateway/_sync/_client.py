@@ -319,7 +319,7 @@ class SyncGatewayClient:
                 info.agent_token, info.token_id, proof, managed=True, expires_at=info.expires_at
             )
         claims = self._decoded(agent_token)
-        check_caller_token(claims, utc_now())
+        check_caller_token(claims, utc_now(), agent_id=self._agent_id)
         check_scope(claims, tool)
         minted = self._minted.get(agent_token)
         token_id = minted.token_id if minted else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import logging
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
@@ -241,6 +242,79 @@ async def test_jwt_caller_tokens_are_checked_too(router: Router, client: Gateway
     with pytest.raises(GatewayTokenError, match="24 h"):
         await client.proxy("serpapi", "search", {"q": "a"}, jwt)
     assert proxy.call_count == 0
+
+
+def _jwt(payload: dict[str, object]) -> str:
+    def b64(obj: object) -> str:
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
+
+    return f"{b64({'alg': 'HS256', 'typ': 'JWT'})}.{b64(payload)}.c2ln"
+
+
+def _gateway_form(payload: dict[str, object]) -> str:
+    text = base64.b64encode(json.dumps(payload).encode()).decode()
+    return f"{text}.{'ab' * 32}"
+
+
+def _tokens_to_refuse() -> dict[str, tuple[str, str]]:
+    """Tokens a gateway would accept but the SDK can tell are wrong: (token, problem)."""
+    now = datetime.now(timezone.utc)
+    seconds = now.timestamp()
+    in_a_while = format_utc(now + timedelta(minutes=10))
+    return {
+        "another agent's token": (
+            gateway_token(tools=["serpapi"], agent_id="agent-2"),
+            "other_agent",
+        ),
+        "a JWT for another agent": (
+            _jwt({"sub": "agent-2", "iat": seconds, "exp": seconds + 600}),
+            "other_agent",
+        ),
+        "a JWT in milliseconds": (
+            _jwt({"sub": "agent-1", "iat": seconds * 1000, "exp": (seconds + 600) * 1000}),
+            "milliseconds",
+        ),
+        "a JWT with digit strings": (
+            _jwt({"sub": "agent-1", "iat": str(int(seconds)), "exp": str(int(seconds) + 600)}),
+            "string_time",
+        ),
+        "no issue time": (
+            _gateway_form({"agent_id": "agent-1", "tools": ["serpapi"], "expires_at": in_a_while}),
+            "no_issue_time",
+        ),
+        "issued ten years ahead": (
+            gateway_token(
+                tools=["serpapi"],
+                issued_at=now + timedelta(days=3650),
+                expires_at=now + timedelta(days=3650, minutes=15),
+            ),
+            "issued_in_future",
+        ),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(_tokens_to_refuse()))
+async def test_caller_tokens_the_sdk_can_tell_are_wrong_are_refused_unsent(
+    router: Router, client: GatewayClient, case: str
+) -> None:
+    token, problem = _tokens_to_refuse()[case]
+    proxy = router.post("/api/proxy-request").mock(return_value=proxy_answer())
+    with pytest.raises(GatewayTokenError) as caught:
+        await client.proxy("serpapi", "search", {"q": "a"}, token)
+    assert caught.value.details == {"problem": problem}
+    assert "nothing was sent" in str(caught.value) and token not in str(caught.value)
+    assert len(router.calls) == 0 and proxy.call_count == 0
+
+
+async def test_a_token_issued_a_few_seconds_ahead_is_accepted(
+    router: Router, client: GatewayClient
+) -> None:
+    # Clocks drift by seconds: a gateway a little ahead of this machine is not an error.
+    now = datetime.now(timezone.utc)
+    token = gateway_token(tools=["serpapi"], issued_at=now + timedelta(seconds=20))
+    proxy = router.post("/api/proxy-request").mock(return_value=proxy_answer())
+    await client.proxy("serpapi", "search", {"q": "a"}, token)
+    assert proxy.call_count == 1
 
 
 async def test_undecodable_caller_tokens_are_sent_as_given(
