@@ -22,7 +22,18 @@ ENV_KEY = "AGENT_PRIVATE_KEY"
 ENV_KEY_FILE = "AGENT_PRIVATE_KEY_FILE"
 ENV_KEY_PASSWORD = "AGENT_KEY_PASSWORD"
 ENV_INTENT = "AGENT_INTENT"
-ENV_VARIABLES = (ENV_URL, ENV_AGENT_ID, ENV_KEY, ENV_KEY_FILE, ENV_KEY_PASSWORD, ENV_INTENT)
+ENV_ALLOW_INSECURE_HTTP = "GATEWAY_ALLOW_INSECURE_HTTP"
+ENV_VARIABLES = (
+    ENV_URL,
+    ENV_AGENT_ID,
+    ENV_KEY,
+    ENV_KEY_FILE,
+    ENV_KEY_PASSWORD,
+    ENV_INTENT,
+    ENV_ALLOW_INSECURE_HTTP,
+)
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
 
 # With a mock:// URL the agent id and the key may be left out: the embedded gateway
 # welcomes any agent, and a placeholder key makes the client sign with a throwaway key.
@@ -87,6 +98,16 @@ def _read_key_file(path_text: str) -> str:
     return text
 
 
+def _flag(name: str, value: str) -> bool:
+    text = value.strip().lower()
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    raise GatewayConfigError(
+        f"{name} must be 1 or 0 (or true/false, yes/no, on/off), got {value.strip()!r}",
+        details={"parameter": name},
+    )
+
+
 def looks_like_path(value: str | bytes) -> bool:
     """Whether a key value is a file path rather than PEM text (a common mistake).
 
@@ -111,7 +132,8 @@ def read_environment(
     """The client's constructor keywords: `overrides` first, then the environment.
 
     Reads ``GATEWAY_URL``, ``AGENT_ID``, ``AGENT_PRIVATE_KEY`` (PEM text) or
-    ``AGENT_PRIVATE_KEY_FILE`` (its path), ``AGENT_KEY_PASSWORD`` and ``AGENT_INTENT``.
+    ``AGENT_PRIVATE_KEY_FILE`` (its path), ``AGENT_KEY_PASSWORD``, ``AGENT_INTENT`` and
+    ``GATEWAY_ALLOW_INSECURE_HTTP``.
     `default_base_url` is used when neither the overrides nor the environment give a URL;
     then no agent id or key may be set without a URL either (a half-configured real
     gateway must not fall back to a mock silently).
@@ -192,4 +214,7 @@ def read_environment(
     intent = _get(env, ENV_INTENT)
     if "default_intent" not in kwargs and intent is not None:
         kwargs["default_intent"] = intent.strip()
+    insecure = _get(env, ENV_ALLOW_INSECURE_HTTP)
+    if "allow_insecure_http" not in kwargs and insecure is not None:
+        kwargs["allow_insecure_http"] = _flag(ENV_ALLOW_INSECURE_HTTP, insecure)
     return EnvironmentSettings(kwargs, throwaway_key=throwaway, fallback_url=fallback)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import platform
 import re
 from collections.abc import Iterable, Mapping
@@ -67,7 +68,24 @@ class Endpoint:
     mock_name: str | None  # the embedded gateway's name for mock:// URLs
 
 
-def parse_base_url(base_url: Any) -> Endpoint:
+def is_loopback_host(host: str) -> bool:
+    """`localhost`, 127.0.0.0/8 or ::1: a host whose traffic never leaves the machine."""
+    host = host.strip("[]").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_base_url(base_url: Any, *, allow_insecure_http: bool = False) -> Endpoint:
+    """Check `base_url`; plain http:// is refused unless loopback or explicitly allowed."""
+    if not isinstance(allow_insecure_http, bool):
+        raise GatewayConfigError(
+            "allow_insecure_http must be True or False",
+            details={"parameter": "allow_insecure_http"},
+        )
     if not isinstance(base_url, str) or not base_url.strip():
         raise GatewayConfigError(
             "base_url must be a non-empty string such as https://gateway.internal"
@@ -90,10 +108,25 @@ def parse_base_url(base_url: Any) -> Endpoint:
             httpx2.URL(url + "/api")
         except (httpx2.InvalidURL, ValueError, UnicodeError):
             raise GatewayConfigError("base_url is not a valid URL") from None
+        if parts.scheme == "http" and not allow_insecure_http:
+            _refuse_plain_http(parts.hostname or "")
         return Endpoint(base_url=url, mock_name=None)
     if parts.path:
         raise GatewayConfigError("a mock:// base_url names a gateway and has no path")
     return Endpoint(base_url=url, mock_name=parts.netloc.lower())
+
+
+def _refuse_plain_http(host: str) -> None:
+    # The token, its id and the proof payload travel in every call's body, and the real
+    # gateway checks no signature: a token sniffed off plain http can be replayed as is.
+    if not is_loopback_host(host):
+        raise GatewayConfigError(
+            f"base_url uses plain http:// to {host}, which is not loopback: agent tokens "
+            "would cross the network in clear text. Use https://, or pass "
+            "allow_insecure_http=True (GATEWAY_ALLOW_INSECURE_HTTP=1) if this network is "
+            "trusted, such as a sidecar or a private container network",
+            details={"parameter": "base_url"},
+        )
 
 
 _HEADER_SAFE = re.compile(r"[\x21-\x7e]+")  # visible ASCII: no spaces, controls or non-ASCII

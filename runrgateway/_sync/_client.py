@@ -156,8 +156,9 @@ class SyncGatewayClient:
         max_connections: int | None = None,
         max_keepalive_connections: int | None = None,
         pool_timeout_ms: float = DEFAULT_POOL_TIMEOUT_MS,
+        allow_insecure_http: bool = False,
     ) -> None:
-        self._endpoint = parse_base_url(base_url)
+        self._endpoint = parse_base_url(base_url, allow_insecure_http=allow_insecure_http)
         self._agent_id = check_agent_id(agent_id)
         check_http_client(http_client, httpx2.Client, type(self).__name__)
         limits = pool_limits(
@@ -213,11 +214,12 @@ class SyncGatewayClient:
         """A client configured from environment variables; keyword arguments win.
 
         Reads ``GATEWAY_URL``, ``AGENT_ID``, the key as PEM text in ``AGENT_PRIVATE_KEY``
-        or as a file in ``AGENT_PRIVATE_KEY_FILE``, ``AGENT_KEY_PASSWORD`` and
-        ``AGENT_INTENT`` (the `default_intent`). Any constructor argument may be passed
-        to override what the environment says. `default_base_url` (e.g.
-        ``"mock://dev"``) is used when ``GATEWAY_URL`` is unset; with a ``mock://`` URL
-        the agent id and key may be left out. `environ` replaces ``os.environ``.
+        or as a file in ``AGENT_PRIVATE_KEY_FILE``, ``AGENT_KEY_PASSWORD``,
+        ``AGENT_INTENT`` (the `default_intent`) and ``GATEWAY_ALLOW_INSECURE_HTTP``. Any
+        constructor argument may be passed to override what the environment says.
+        `default_base_url` (e.g. ``"mock://dev"``) is used when ``GATEWAY_URL`` is unset;
+        with a ``mock://`` URL the agent id and key may be left out. `environ` replaces
+        ``os.environ``.
 
         Raises `GatewayConfigError` naming exactly the variables that are missing.
         """

@@ -11,7 +11,7 @@ import pytest
 from runrgateway import GatewayClient, GatewayConfigError, GatewayError, TokenOptions
 from runrgateway._keys import AgentKey
 from runrgateway._signing import SignatureVerifier
-from tests.helpers import BASE, proxy_answer
+from tests.helpers import BASE, proxy_answer, token_answer
 
 from .conftest import Router
 
@@ -219,3 +219,82 @@ async def test_a_closed_client_says_so(router: Router, agent_pem: str) -> None:
         async with client:
             pass
     assert router["token"].call_count == 1
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://gateway.example.com",
+        "http://10.0.0.7:3000",
+        "http://[2001:db8::1]:3000",
+        "http://localhost.example.com",
+        "HTTP://Gateway.Example.com/base",
+    ],
+)
+async def test_plain_http_off_the_machine_is_refused(agent_pem: str, url: str) -> None:
+    with pytest.raises(GatewayConfigError) as caught:
+        GatewayClient(url, "agent-1", agent_pem)
+    assert caught.value.details == {"parameter": "base_url"}
+    assert "clear text" in str(caught.value) and "allow_insecure_http=True" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:3000",
+        "http://127.8.9.10",
+        "http://localhost:3000",
+        "http://LOCALHOST.",
+        "http://api.localhost:8080",
+        "http://[::1]:3000",
+    ],
+)
+async def test_plain_http_to_loopback_is_allowed(agent_pem: str, url: str) -> None:
+    async with GatewayClient(url, "agent-1", agent_pem) as gw:
+        assert gw.base_url == url.rstrip("/")
+
+
+async def test_plain_http_with_the_opt_in_reaches_the_gateway(agent_pem: str) -> None:
+    router = Router("http://gateway.internal:3000")
+    router.post("/api/generate-token", name="token").mock(side_effect=token_answer)
+    proxy = router.post("/api/proxy-request").mock(return_value=proxy_answer())
+    async with router.http_client() as http:
+        async with GatewayClient(
+            "http://gateway.internal:3000",
+            "agent-1",
+            agent_pem,
+            http_client=http,
+            allow_insecure_http=True,
+        ) as gw:
+            await gw.proxy("serpapi", "search", {"q": "a"})
+    assert proxy.call_count == 1
+
+
+@pytest.mark.parametrize(("value", "allowed"), [("1", True), ("true", True), ("0", False)])
+async def test_the_opt_in_from_the_environment(agent_pem: str, value: str, allowed: bool) -> None:
+    environ = {
+        "GATEWAY_URL": "http://gateway.internal:3000",
+        "AGENT_ID": "agent-1",
+        "AGENT_PRIVATE_KEY": agent_pem,
+        "GATEWAY_ALLOW_INSECURE_HTTP": value,
+    }
+    if allowed:
+        assert GatewayClient.from_env(environ=environ).base_url == environ["GATEWAY_URL"]
+    else:
+        with pytest.raises(GatewayConfigError, match="clear text"):
+            GatewayClient.from_env(environ=environ)
+
+
+@pytest.mark.parametrize(("value", "where"), [("maybe", "GATEWAY_ALLOW_INSECURE_HTTP")])
+async def test_a_bad_opt_in_value_is_refused(agent_pem: str, value: str, where: str) -> None:
+    environ = {
+        "GATEWAY_URL": "http://gateway.internal:3000",
+        "AGENT_ID": "agent-1",
+        "AGENT_PRIVATE_KEY": agent_pem,
+        where: value,
+    }
+    with pytest.raises(GatewayConfigError) as caught:
+        GatewayClient.from_env(environ=environ)
+    assert caught.value.details == {"parameter": where}
+    with pytest.raises(GatewayConfigError, match="True or False"):
+        GatewayClient(BASE, "agent-1", agent_pem, allow_insecure_http="yes")  # type: ignore[arg-type]
