@@ -1,4 +1,8 @@
-"""The async -> sync replacement table, shared by scripts/unasync.py and setup.py."""
+"""The async -> sync replacement table that scripts/unasync.py applies.
+
+Only the generator reads it: the build ships the committed twin and never regenerates
+(scripts/check_wheel.py proves the wheel's `_sync/` is the checked one).
+"""
 
 from __future__ import annotations
 
@@ -27,13 +31,6 @@ REPLACEMENTS: dict[str, str] = {
 
 PACKAGE_DIRS = ("runrgateway/_async/", "runrgateway/_sync/")
 TEST_DIRS = ("tests/_async/", "tests/_sync/")
-
-
-def package_rules() -> list[Any]:
-    """unasync rules for the package only (used at build time)."""
-    import unasync
-
-    return [unasync.Rule(PACKAGE_DIRS[0], PACKAGE_DIRS[1], additional_replacements=REPLACEMENTS)]
 
 
 def all_rules() -> list[Any]:
