@@ -153,3 +153,12 @@ def decide(
     if retry_after is not None:
         return Decision(retry=True, wait_s=retry_after)
     return Decision(retry=True, wait_s=min(backoff_s(retries_done + 1), max_retry_after_s))
+
+
+class CallHistory:
+    """What earlier attempts of one call saw (the same object on every retry)."""
+
+    __slots__ = ("timed_out",)
+
+    def __init__(self) -> None:
+        self.timed_out = False  # an attempt timed out: the gateway may still be running it

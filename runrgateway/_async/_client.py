@@ -1,114 +1,56 @@
+"""`GatewayClient`, the asyncio client: the part of a call that awaits.
+
+Hand-written; `_sync/_client.py` is generated from it by `scripts/unasync.py`. Only what
+differs between the twins lives here: the public async methods, the token round of a
+proxy call, the retry loop that awaits each attempt and each wait, job polling and
+closing. Checking settings, planning a call, judging an attempt's outcome and reading
+answers are `ClientBase`'s (`_client_base.py`), `_requests`' and `_responses`': a line
+that neither awaits nor differs between the twins does not belong in this module.
+"""
+
 from __future__ import annotations
 
-import logging
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import httpx2
 
-from .._answers import api_suffix_hint, describe_foreign, json_object_or_none, read_json
+from .._client_base import ClientBase, ProxyPlan, _RetryLater
 from .._concurrency import AsyncClosing
 from .._constants import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_MAX_RETRY_AFTER_S,
     DEFAULT_POOL_TIMEOUT_MS,
     DEFAULT_TIMEOUT_MS,
-    HEADER_IDEMPOTENCY_KEY,
-    HEADER_IDEMPOTENT_REPLAYED,
-    HEADER_ROTATION_RECOMMENDED,
-    HEADER_TOKEN_EXPIRES_AT,
     JOB_POLL_CAP_S,
-    LOGGER_NAME,
     LONGEST_WAIT_S,
     MANAGED_TOKEN_TTL_MINUTES,
-    READ_ONLY_ACTIONS,
 )
 from .._environment import read_environment
-from .._errors import (
-    BAD_RESPONSE,
-    IDEMPOTENCY_CONFLICT,
-    JOBS_UNSUPPORTED,
-    GatewayConfigError,
-    GatewayError,
-    GatewayNetworkError,
-    GatewayTimeoutError,
-    GatewayTokenError,
-    error_from_response,
-)
+from .._errors import GatewayTimeoutError, GatewayTokenError
 from .._ids import generate_correlation_id
-from .._masking import describe_attempt, mask_sensitive, mask_text
 from .._models import JobResponse, ProxyResponse, TokenInfo, TokenOptions
 from .._pools import AsyncPools
-from .._requests import (
-    PreparedCall,
-    check_agent_id,
-    check_correlation_id,
-    check_default_intent,
-    check_intent,
-    check_name,
-    check_params,
-    check_read_only_actions,
-    check_retry_settings,
-    check_timeout_ms,
-    check_ttl_minutes,
-    choose_idempotency_key,
-    encode_json,
-    is_read_only,
-    job_path,
-    load_agent_key,
-    merged_policy_path,
-    outgoing_params,
-    parse_base_url,
-    proof_payload_text,
-    proxy_body,
-    request_headers,
-    token_request_body,
-    user_agent,
+from .._requests import PreparedCall, encode_json, job_path, merged_policy_path, token_request_body
+from .._responses import (
+    as_is,
+    decode,
+    job_started,
+    jobs_unsupported,
+    merged_spec,
+    proxy_response,
+    token_info,
 )
-from .._retry import Failure, classify_exception, decide, server_wait_s
-from .._signing import RequestSigner
-from .._tokens import (
-    Credential,
-    TokenClaims,
-    check_caller_token,
-    check_scope,
-    decode_token,
-    parse_timestamp,
-    utc_now,
-)
-from .._transport import (
-    check_http_client,
-    check_pool_timeout_ms,
-    closed_error,
-    pool_full_error,
-    pool_limits,
-    redirect_error,
-    unusable_client_error,
-)
+from .._retry import CallHistory
+from .._tokens import Credential, utc_now
+from .._transport import closed_error
 from .._validation import check_callable, check_number
 from ._token_manager import AsyncTokenManager
 
 if TYPE_CHECKING:
     from tenacity import AsyncRetrying
-
-logger = logging.getLogger(LOGGER_NAME)
-_T = TypeVar("_T")
-
-_MINTED_TOKENS_KEPT = 256
-# Per-client caches of pure results (request URLs by path, decoded caller tokens).
-_CACHED_PATHS = frozenset({"/api/generate-token", "/api/proxy-request"})
-_CLAIMS_KEPT = 64
-
-
-class _RetryLater(Exception):
-    """Raised by an attempt to ask for another after `wait_s`."""
-
-    def __init__(self, wait_s: float) -> None:
-        super().__init__(wait_s)
-        self.wait_s = wait_s
 
 
 def _wait_asked(retry_state: Any) -> float:
@@ -116,7 +58,7 @@ def _wait_asked(retry_state: Any) -> float:
     return exc.wait_s if isinstance(exc, _RetryLater) else 0.0
 
 
-class GatewayClient:
+class GatewayClient(ClientBase):
     """Client for 4Runr Gateway: signed requests, managed tokens, safe retries.
 
     `base_url` is ``http(s)://...`` or ``mock://<name>`` (the embedded gateway, in
@@ -156,38 +98,18 @@ class GatewayClient:
         pool_timeout_ms: float = DEFAULT_POOL_TIMEOUT_MS,
         allow_insecure_http: bool = False,
     ) -> None:
-        self._endpoint = parse_base_url(base_url, allow_insecure_http=allow_insecure_http)
-        self._agent_id = check_agent_id(agent_id)
-        check_http_client(http_client, httpx2.AsyncClient, type(self).__name__)
-        limits = pool_limits(
-            max_connections, max_keepalive_connections, caller_client=http_client is not None
-        )
-        self._limits = None if http_client is not None else limits
-        self._pool_timeout_s = check_pool_timeout_ms(pool_timeout_ms)
-        self._timeout = httpx2.Timeout(check_timeout_ms(timeout_ms), pool=self._pool_timeout_s)
-        self._max_retry_after_s = check_retry_settings(max_retries, max_retry_after_s)
-        self._max_retries = max_retries
-        self._intent = check_default_intent(default_intent)
-        self._read_only = READ_ONLY_ACTIONS | check_read_only_actions(read_only_actions)
-        key = load_agent_key(
-            agent_private_key_pem, key_password, mock=self._endpoint.mock_name is not None
-        )
-        self._signer = RequestSigner(key, self._agent_id)
-        self._user_agent = user_agent()
-        self._tokens = AsyncTokenManager(
-            self._mint_token, check_ttl_minutes(managed_token_ttl_minutes)
-        )
-        self._minted: OrderedDict[str, TokenInfo] = OrderedDict()
-        self._urls: dict[str, tuple[httpx2.URL, str]] = {}
-        self._claims: dict[str, TokenClaims | None] = {}
-        # Set once an answer echoes the Idempotency-Key we sent (wire.md Part B): this
-        # gateway keeps keys, so a keyed side effect may be retried. The real gateway
-        # ignores the header; there a key alone never makes a retry safe.
-        self._gateway_keeps_keys = False
-        self._closing = AsyncClosing()
+        key, limits, ttl_minutes = self._configure(
+            base_url, agent_id, agent_private_key_pem, default_intent, timeout_ms,
+            max_retries=max_retries, max_retry_after_s=max_retry_after_s,
+            key_password=key_password, http_client=http_client,
+            http_client_type=httpx2.AsyncClient, read_only_actions=read_only_actions,
+            managed_token_ttl_minutes=managed_token_ttl_minutes,
+            max_connections=max_connections, max_keepalive_connections=max_keepalive_connections,
+            pool_timeout_ms=pool_timeout_ms, allow_insecure_http=allow_insecure_http,
+        )  # fmt: skip
+        self._tokens: AsyncTokenManager = AsyncTokenManager(self._mint_token, ttl_minutes)
+        self._closing: AsyncClosing = AsyncClosing()
         if self._endpoint.mock_name is not None:
-            if http_client is not None:
-                raise GatewayConfigError("http_client cannot be combined with a mock:// base_url")
             from ..testing._mock import AsyncGatewayMockTransport
 
             transport = AsyncGatewayMockTransport(
@@ -197,7 +119,7 @@ class GatewayClient:
             )
             # The same pool-per-loop machinery as over a socket, so that code tested on
             # mock:// behaves the same against a real gateway.
-            self._pools = AsyncPools(lambda: httpx2.AsyncClient(transport=transport))
+            self._pools: AsyncPools = AsyncPools(lambda: httpx2.AsyncClient(transport=transport))
         elif http_client is not None:
             self._pools = AsyncPools(caller_client=http_client)
         else:
@@ -225,33 +147,6 @@ class GatewayClient:
         """
         settings = read_environment(environ, overrides, default_base_url=default_base_url)
         return cls(**settings.kwargs)
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(base_url={self._endpoint.base_url!r}, "
-            f"agent_id={self._agent_id!r})"
-        )
-
-    __str__ = __repr__
-
-    @property
-    def base_url(self) -> str:
-        """The gateway's URL, without a trailing slash (``mock://<name>`` for the embedded one)."""
-        return self._endpoint.base_url
-
-    @property
-    def agent_id(self) -> str:
-        """The agent the client signs as."""
-        return self._agent_id
-
-    @property
-    def intent(self) -> str | None:
-        """The intent sent with every call (`default_intent`, then `set_intent`), or None."""
-        return self._intent
-
-    def set_intent(self, intent: str | None) -> None:
-        """Set the intent sent with every following call (None clears it)."""
-        self._intent = check_intent(intent)
 
     async def close(self) -> None:
         """Close the connection pools (not an `http_client` passed in by the caller).
@@ -296,54 +191,23 @@ class GatewayClient:
             correlation_id=correlation_id,
             idempotent=True,
         )
-        info = _decode(
-            response, correlation_id, attempts, lambda body: _token_info(body, request, options)
+        info = decode(
+            response, correlation_id, attempts, lambda body: token_info(body, request, options)
         )
         self._remember(info)
         return info
-
-    def _remember(self, info: TokenInfo) -> None:
-        self._minted[info.agent_token] = info
-        while len(self._minted) > _MINTED_TOKENS_KEPT:
-            self._minted.popitem(last=False)
 
     async def _credential(
         self, tool: str, action: str, agent_token: str | None, proof_override: str | None
     ) -> Credential:
         """The token for a call; `proof_override` is the caller's override, checked already."""
-        if agent_token is None:
-            permissions = (
-                ["read"] if is_read_only(tool, action, self._read_only) else ["read", "write"]
-            )
-            info = await self._tokens.get([tool], permissions)
-            proof = info.proof_payload if proof_override is None else proof_override
-            return Credential(
-                info.agent_token, info.token_id, proof, managed=True, expires_at=info.expires_at
-            )
-        claims = self._decoded(agent_token)
-        check_caller_token(claims, utc_now(), agent_id=self._agent_id)
-        check_scope(claims, tool)
-        minted = self._minted.get(agent_token)
-        token_id = minted.token_id if minted else None
-        proof = minted.proof_payload if minted else None
-        if proof_override is not None:
-            proof = proof_override
-        expires_at = minted.expires_at if minted else claims.expires_at if claims else None
+        if agent_token is not None:
+            return self._caller_credential(tool, agent_token, proof_override)
+        info = await self._tokens.get([tool], self._managed_permissions(tool, action))
+        proof = info.proof_payload if proof_override is None else proof_override
         return Credential(
-            agent_token, token_id if proof is not None else None, proof, expires_at=expires_at
+            info.agent_token, info.token_id, proof, managed=True, expires_at=info.expires_at
         )
-
-    def _decoded(self, agent_token: str) -> TokenClaims | None:
-        """`decode_token`, remembered per token (a caller usually reuses one token)."""
-        try:
-            return self._claims[agent_token]
-        except KeyError:
-            pass
-        claims = decode_token(agent_token)
-        if len(self._claims) >= _CLAIMS_KEPT:
-            self._claims.clear()
-        self._claims[agent_token] = claims
-        return claims
 
     # Calls
 
@@ -382,12 +246,13 @@ class GatewayClient:
         correlation_id: str | None = None,
     ) -> ProxyResponse:
         """Like `proxy`, returning the whole answer (metadata, ids, rotation hint)."""
-        response, attempts, call_id, credential = await self._proxy_call(
-            tool, action, params, agent_token, proof_payload_override,
-            idempotency_key=idempotency_key, correlation_id=correlation_id, run_async=False,
+        plan = self._plan_proxy(
+            tool, action, params, agent_token, proof_payload_override, idempotency_key,
+            correlation_id,
         )  # fmt: skip
-        body = _decode(response, call_id, attempts, _as_is)
-        return _proxy_response(response, body, call_id, attempts, credential)
+        response, attempts, credential = await self._proxy_call(plan, agent_token, False)
+        body = decode(response, plan.correlation_id, attempts, as_is)
+        return proxy_response(response, body, plan.correlation_id, attempts, credential)
 
     async def proxy_async(
         self,
@@ -400,79 +265,35 @@ class GatewayClient:
         correlation_id: str | None = None,
     ) -> dict[str, Any]:
         """Start `tool`/`action` as a background job; returns `{"job_id": ..., "status": ...}`."""
-        response, attempts, call_id, credential = await self._proxy_call(
-            tool, action, params, agent_token, None,
-            idempotency_key=idempotency_key, correlation_id=correlation_id, run_async=True,
-        )  # fmt: skip
-        body = _decode(response, call_id, attempts, _as_is)
-        job_id = body.get("job_id")
-        if not isinstance(job_id, str) or not job_id:
-            unsupported = GatewayError(
-                "The gateway does not support jobs: it ignored async and ran the call at once "
-                "(its answer is the error's `response`); use proxy() with this gateway",
-                code=JOBS_UNSUPPORTED,
-                status_code=response.status_code,
-                correlation_id=call_id,
-                server_correlation_id=response.headers.get("x-correlation-id"),
-                details=mask_sensitive(body),
-                attempts=attempts,
-            )
-            unsupported.response = _proxy_response(response, body, call_id, attempts, credential)
-            raise unsupported
-        return {"job_id": job_id, "status": body.get("status", "queued")}
+        plan = self._plan_proxy(
+            tool, action, params, agent_token, None, idempotency_key, correlation_id
+        )
+        response, attempts, credential = await self._proxy_call(plan, agent_token, True)
+        body = decode(response, plan.correlation_id, attempts, as_is)
+        started = job_started(body)
+        if started is None:
+            raise jobs_unsupported(response, body, plan.correlation_id, attempts, credential)
+        return started
 
     async def _proxy_call(
-        self,
-        tool: str,
-        action: str,
-        params: Mapping[str, Any] | None,
-        agent_token: str | None,
-        proof_override: Any,
-        *,
-        idempotency_key: str | None,
-        correlation_id: str | None,
-        run_async: bool,
-    ) -> tuple[httpx2.Response, int, str, Credential]:
-        check_name(tool, "tool")
-        check_name(action, "action")
-        if agent_token is not None:
-            check_name(agent_token, "agent_token")
-        # Checked before anything is sent: a managed token is minted first otherwise.
-        proof_text = None if proof_override is None else proof_payload_text(proof_override)
-        checked = check_params(params)
-        key, chosen = choose_idempotency_key(idempotency_key, checked)
-        idempotent = is_read_only(tool, action, self._read_only)
-        sent_params = outgoing_params(tool, action, checked, self._intent)
-        params_json = encode_json(sent_params)  # refused here, before a token is minted
-        call_id = (
-            generate_correlation_id()
-            if correlation_id is None
-            else check_correlation_id(correlation_id)
-        )
+        self, plan: ProxyPlan, agent_token: str | None, run_async: bool
+    ) -> tuple[httpx2.Response, int, Credential]:
+        """Send a planned proxy call; a refused managed token is replaced and sent once more."""
         for token_round in (1, 2):
-            credential = await self._credential(tool, action, agent_token, proof_text)
-            body = proxy_body(
-                tool=tool,
-                action=action,
-                params=sent_params,
-                params_json=params_json,
-                agent_token=credential.agent_token,
-                token_id=credential.token_id,
-                proof_payload=credential.proof_payload,
-                intent=self._intent,
-                run_async=run_async,
+            credential = await self._credential(
+                plan.tool, plan.action, agent_token, plan.proof_text
             )
             try:
                 response, attempts = await self._send(
                     "POST",
                     "/api/proxy-request",
-                    body=body,
-                    correlation_id=call_id,
-                    idempotency_key=key,
-                    idempotent=idempotent,
-                    keyed=chosen,
-                    call=f"{tool}:{action}",
-                    log_params=sent_params,
+                    body=self._proxy_body(plan, credential, run_async),
+                    correlation_id=plan.correlation_id,
+                    idempotency_key=plan.idempotency_key,
+                    idempotent=plan.idempotent,
+                    keyed=plan.keyed,
+                    call=f"{plan.tool}:{plan.action}",
+                    log_params=plan.params,
                     credential=credential,
                 )
             except GatewayTokenError:
@@ -480,7 +301,7 @@ class GatewayClient:
                     self._tokens.discard(credential.agent_token)
                     continue
                 raise
-            return response, attempts, call_id, credential
+            return response, attempts, credential
         raise AssertionError("unreachable")  # pragma: no cover
 
     # Jobs
@@ -494,7 +315,7 @@ class GatewayClient:
         response, attempts = await self._send(
             "GET", path, body=None, correlation_id=correlation_id, idempotent=True
         )
-        return _decode(response, correlation_id, attempts, JobResponse.from_body)
+        return decode(response, correlation_id, attempts, JobResponse.from_body)
 
     async def wait_for_job(
         self,
@@ -551,7 +372,7 @@ class GatewayClient:
             correlation_id=correlation_id,
             idempotent=True,
         )
-        return _decode(response, correlation_id, attempts, _merged_spec)
+        return decode(response, correlation_id, attempts, merged_spec)
 
     # Transport
 
@@ -571,18 +392,12 @@ class GatewayClient:
     ) -> tuple[httpx2.Response, int]:
         """Send one call: sign, send, classify and retry; returns the success and attempts."""
         self._check_open()
-        url, signed_url = self._url(path)
-        headers = request_headers(
-            agent=self._user_agent,
-            correlation_id=correlation_id,
-            idempotency_key=idempotency_key,
-            has_body=body is not None,
-        )
-        prepared = PreparedCall(
-            method, path, url, signed_url, headers, body, correlation_id, idempotent,
-            keyed=keyed, label=call, log_params=log_params, credential=credential,
+        prepared = self._prepare(
+            method, path, body=body, correlation_id=correlation_id, idempotent=idempotent,
+            idempotency_key=idempotency_key, keyed=keyed, call=call, log_params=log_params,
+            credential=credential,
         )  # fmt: skip
-        history = _CallHistory()
+        history = CallHistory()
         try:  # most calls succeed at once: the retry machinery is built only when needed
             return await self._attempt(prepared, 1, history), 1
         except _RetryLater as first:
@@ -601,97 +416,28 @@ class GatewayClient:
             raise closed_error(type(self).__name__, in_flight=True)
 
     async def _attempt(
-        self, call: PreparedCall, attempts: int, history: _CallHistory
+        self, call: PreparedCall, attempts: int, history: CallHistory
     ) -> httpx2.Response:
         """One signed attempt: the success, or `_RetryLater`, or the error to raise."""
         self._check_open()  # no attempt starts after close()
-        http = self._pools.client()
-        signed = {
-            **call.headers,
-            **self._signer.sign(call.method, call.signed_url, call.headers, call.body),
-        }
+        headers = self._signed_headers(call)
         started = time.perf_counter()
         try:
-            response = await http.request(
-                call.method,
-                call.url,
-                content=call.body,
-                headers=signed,
-                timeout=self._timeout,
-                follow_redirects=False,  # whatever a caller's client says: see _transport
-            )
+            response = await self._send_attempt(call, headers)
         except Exception as exc:
-            if self._closing.is_set():  # close() cut this attempt short
-                raise closed_error(
-                    type(self).__name__, call.correlation_id, attempts, in_flight=True
-                ) from None
-            if isinstance(exc, httpx2.PoolTimeout):  # our own load: waiting again won't help
-                raise pool_full_error(
-                    self._limits, self._pool_timeout_s, call.correlation_id, attempts
-                ) from None
-            if isinstance(exc, RuntimeError) and not self._pools.owned:
-                raise unusable_client_error(exc, call.correlation_id, attempts) from None
-            if not isinstance(exc, httpx2.TransportError):
-                if isinstance(exc, httpx2.RequestError):  # an answer came, but unreadable
-                    self._log(call, attempts, exc, started)
-                    raise GatewayError(
-                        "the gateway's answer could not be read: its body does not match its "
-                        f"Content-Encoding ({type(exc).__name__}: {exc})",
-                        code=BAD_RESPONSE,
-                        correlation_id=call.correlation_id,
-                        attempts=attempts,
-                    ) from None
-                raise
-            failure = classify_exception(exc)
-            if failure is Failure.TIMED_OUT:
-                history.timed_out = True
-            self._log(call, attempts, exc, started)
-            decision = decide(
-                retries_done=attempts - 1,
-                max_retries=self._max_retries,
-                idempotent=self._retry_safe(call),
-                failure=failure,
-                max_retry_after_s=self._max_retry_after_s,
-            )
-            if decision.retry:
-                raise _RetryLater(decision.wait_s) from None
-            raise _network_error(exc, failure, call, attempts) from None
-        self._log(call, attempts, response, started)
-        if self._closing.is_set():  # answered after close(): the call was cut short
-            raise closed_error(type(self).__name__, call.correlation_id, attempts, in_flight=True)
-        if 300 <= response.status_code < 400:
-            raise redirect_error(response, call.url, call.correlation_id, attempts)
-        if call.credential is not None:
-            self._observe_rotation(response, call.credential)
-        self._observe_key_echo(response, call)
-        if response.is_success:
-            return response
-        retry_after = server_wait_s(
-            response.status_code, response.headers, json_object_or_none(response.content)
+            self._failed(exc, call, attempts, history, started)
+        return self._answered(response, call, attempts, history, started)
+
+    async def _send_attempt(self, call: PreparedCall, headers: dict[str, str]) -> httpx2.Response:
+        """Send one attempt as signed, over the pool of the running event loop."""
+        return await self._pools.client().request(
+            call.method,
+            call.url,
+            content=call.body,
+            headers=headers,
+            timeout=self._timeout,
+            follow_redirects=False,  # whatever a caller's client says: see _transport
         )
-        decision = decide(
-            retries_done=attempts - 1,
-            max_retries=self._max_retries,
-            idempotent=self._retry_safe(call),
-            status_code=response.status_code,
-            retry_after=retry_after,
-            max_retry_after_s=self._max_retry_after_s,
-        )
-        if decision.retry:
-            raise _RetryLater(decision.wait_s)
-        error = error_from_response(
-            response.status_code,
-            response.content,
-            response.headers,
-            correlation_id=call.correlation_id,
-            retry_after=retry_after,
-            attempts=attempts,
-            secrets=call.secrets,
-            hint=api_suffix_hint(self._endpoint.base_url) if response.status_code == 404 else None,
-        )
-        if history.timed_out and _still_running(error):
-            raise _still_running_timeout(error, call, attempts)
-        raise error
 
     def _new_retrying(self) -> AsyncRetrying:
         """The retry loop after a first attempt asked for another (tenacity, imported then)."""
@@ -704,210 +450,3 @@ class GatewayClient:
             sleep=self._backoff,
             reraise=True,
         )
-
-    def _url(self, path: str) -> tuple[httpx2.URL, str]:
-        """The request URL for `path`, parsed once, and its text (sign exactly what httpx sends)."""
-        cached = self._urls.get(path)
-        if cached is None:
-            url = httpx2.URL(self._endpoint.base_url + path)
-            cached = (url, str(url))
-            if path in _CACHED_PATHS:  # the routes every call uses; job paths vary
-                self._urls[path] = cached
-        return cached
-
-    def _check_open(self) -> None:
-        if self._closing.is_set():
-            raise closed_error(type(self).__name__)
-
-    def _retry_safe(self, call: PreparedCall) -> bool:
-        """Idempotent by nature, or keyed by the caller and sent to a gateway that keeps keys."""
-        return call.idempotent or (call.keyed and self._gateway_keeps_keys)
-
-    def _observe_key_echo(self, response: httpx2.Response, call: PreparedCall) -> None:
-        sent = call.headers.get(HEADER_IDEMPOTENCY_KEY)
-        if sent is not None and response.headers.get(HEADER_IDEMPOTENCY_KEY) == sent:
-            self._gateway_keeps_keys = True
-
-    def _observe_rotation(self, response: httpx2.Response, credential: Credential) -> None:
-        if not _rotation_recommended(response):
-            return
-        if credential.managed:  # never stale at birth: see AsyncTokenManager's refresh rule
-            expires_at = parse_timestamp(response.headers.get(HEADER_TOKEN_EXPIRES_AT))
-            self._tokens.follow_rotation_hint(credential.agent_token, expires_at)
-        else:
-            logger.warning(
-                "gateway recommends rotating the agent token (expires at %s); mint a new one "
-                "with get_token()",
-                response.headers.get(HEADER_TOKEN_EXPIRES_AT, "unknown"),
-            )
-
-    def _log(
-        self, call: PreparedCall, attempt: int, outcome: httpx2.Response | Exception, started: float
-    ) -> None:
-        if not logger.isEnabledFor(logging.DEBUG):
-            return
-        status = (
-            outcome.status_code if isinstance(outcome, httpx2.Response) else type(outcome).__name__
-        )
-        logger.debug(
-            describe_attempt(
-                method=call.method,
-                path=call.path,
-                call=call.label,
-                correlation_id=call.correlation_id,
-                attempt=attempt,
-                status=status,
-                elapsed_ms=(time.perf_counter() - started) * 1000,
-                params=call.log_params,
-            )
-        )
-
-
-def _rotation_recommended(response: httpx2.Response) -> bool:
-    return str(response.headers.get(HEADER_ROTATION_RECOMMENDED, "")).lower() == "true"
-
-
-class _CallHistory:
-    """What earlier attempts of one call saw (the same object on every retry)."""
-
-    __slots__ = ("timed_out",)
-
-    def __init__(self) -> None:
-        self.timed_out = False  # an attempt timed out: the gateway may still be running it
-
-
-def _still_running(error: GatewayError) -> bool:
-    """A 409: the gateway is still running an earlier attempt with this Idempotency-Key."""
-    return error.status_code == 409 and error.code == IDEMPOTENCY_CONFLICT
-
-
-def _still_running_timeout(
-    conflict: GatewayError, call: PreparedCall, attempts: int
-) -> GatewayTimeoutError:
-    """A call whose first attempt timed out and whose retries found it still running."""
-    return GatewayTimeoutError(
-        f"the gateway did not answer in time: the first attempt is still running on the "
-        f"gateway, and {attempts - 1} retr{'y' if attempts == 2 else 'ies'} with the same "
-        "Idempotency-Key found it unfinished (409); it may still complete",
-        correlation_id=call.correlation_id,
-        server_correlation_id=conflict.server_correlation_id,
-        details=conflict.details,
-        attempts=attempts,
-    )
-
-
-def _proxy_response(
-    response: httpx2.Response,
-    body: dict[str, Any],
-    call_id: str,
-    attempts: int,
-    credential: Credential,
-) -> ProxyResponse:
-    metadata = body.get("metadata")
-    # The gateway's header when it sends one (with a rotation hint), else what the SDK
-    # knows of the token: the same instant, so the field is filled for managed tokens.
-    expires_at = parse_timestamp(response.headers.get(HEADER_TOKEN_EXPIRES_AT))
-    return ProxyResponse(
-        data=body.get("data"),
-        metadata=metadata if isinstance(metadata, dict) else {},
-        correlation_id=call_id,
-        server_correlation_id=response.headers.get("x-correlation-id"),
-        status_code=response.status_code,
-        rotation_recommended=_rotation_recommended(response),
-        token_expires_at=expires_at or credential.expires_at,
-        idempotent_replayed=response.headers.get(HEADER_IDEMPOTENT_REPLAYED) == "true",
-        attempts=attempts,
-    )
-
-
-def _as_is(body: dict[str, Any]) -> dict[str, Any]:
-    return body
-
-
-def _decode(
-    response: httpx2.Response,
-    correlation_id: str,
-    attempts: int,
-    read: Callable[[dict[str, Any]], _T],
-) -> _T:
-    """Read a success answer's JSON object with `read`; a `GatewayError` when it makes no sense."""
-    try:
-        body = read_json(response.content)
-        if not isinstance(body, dict):
-            raise ValueError("its body is not a JSON object")
-        return read(body)
-    except GatewayError:
-        raise
-    except ValueError as problem:
-        foreign = response.content.lstrip()[:1] not in (b"{", b"[")  # not even trying JSON
-        raise GatewayError(
-            _foreign(response)
-            if foreign
-            else f"gateway answered {response.status_code}, but {problem}",
-            code=BAD_RESPONSE,
-            status_code=response.status_code,
-            correlation_id=correlation_id,
-            server_correlation_id=response.headers.get("x-correlation-id"),
-            attempts=attempts,
-        ) from None
-
-
-def _merged_spec(body: dict[str, Any]) -> dict[str, Any]:
-    spec = body.get("mergedSpec")
-    if not isinstance(spec, dict):
-        raise ValueError("the merged-policy answer has no mergedSpec object")
-    scopes = spec.get("scopes")
-    if not isinstance(scopes, list) or not all(isinstance(scope, str) for scope in scopes):
-        raise ValueError("the merged policy's scopes are not a list of strings")
-    return spec
-
-
-def _token_info(body: dict[str, Any], request: dict[str, Any], options: TokenOptions) -> TokenInfo:
-    token = body.get("agent_token")
-    if not isinstance(token, str) or not token:
-        raise ValueError("the generate-token answer has no agent_token")
-    claims = decode_token(token)
-    expires_at = (
-        parse_timestamp(body.get("expires_at"))
-        or (claims.expires_at if claims else None)
-        or parse_timestamp(request["expires_at"])
-    )
-    assert expires_at is not None
-    token_id = body.get("token_id")
-    return TokenInfo(
-        agent_token=token,
-        token_id=token_id if isinstance(token_id, str) else None,
-        expires_at=expires_at,
-        agent_name=body.get("agent_name") if isinstance(body.get("agent_name"), str) else None,
-        tools=tuple(options.tools),
-        permissions=tuple(options.permissions),
-        proof_payload=claims.raw_payload.decode() if claims and claims.form == "gateway" else None,
-    )
-
-
-def _foreign(response: httpx2.Response) -> str:
-    text = mask_text(response.content.decode("utf-8", errors="replace"))
-    return describe_foreign(response.status_code, response.headers, text)
-
-
-def _network_error(
-    exc: httpx2.TransportError, failure: Failure, call: PreparedCall, attempts: int
-) -> GatewayNetworkError:
-    cls = GatewayTimeoutError if isinstance(exc, httpx2.TimeoutException) else GatewayNetworkError
-    what = {
-        Failure.NOT_SENT: "could not reach the gateway",
-        Failure.TIMED_OUT: "the gateway did not answer in time",
-        Failure.DROPPED: "the connection was lost before an answer",
-    }[failure]
-    return cls(
-        f"{what} at {_safe_url(call.url)} ({type(exc).__name__}: {exc})",
-        correlation_id=call.correlation_id,
-        attempts=attempts,
-    )
-
-
-def _safe_url(url: httpx2.URL) -> str:
-    """The URL tried, for a message: scheme, host, port and path, never credentials or query."""
-    host = f"[{url.host}]" if ":" in url.host else url.host  # an IPv6 address
-    port = f":{url.port}" if url.port is not None else ""
-    return f"{url.scheme}://{host}{port}{url.raw_path.split(b'?', 1)[0].decode('ascii')}"
