@@ -16,7 +16,6 @@ import hmac
 import secrets
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeAlias
@@ -41,7 +40,9 @@ __all__ = [
     "COVERED_WHEN_SENT",
     "COVERED_WITH_BODY",
     "DEFAULT_VALIDITY_S",
+    "MAX_NONCE_LENGTH",
     "NonceStore",
+    "NonceStoreFull",
     "RequestSigner",
     "SignatureVerificationError",
     "SignatureVerifier",
@@ -255,27 +256,47 @@ class SignatureVerificationError(Exception):
         self.keyid = keyid
 
 
+MAX_NONCE_LENGTH = 64
+"""Longer nonces are refused (sdk-contract section 6): the store's memory is bounded by count
+and length. The SDK's own nonces are 22 characters."""
+
+
+class NonceStoreFull(Exception):
+    """Every slot holds a nonce whose signature is still valid: the request must wait.
+
+    Forgetting a live nonce would let its request be replayed, so a full store refuses
+    new requests instead; `retry_after_s` says when the earliest slot frees up.
+    """
+
+    def __init__(self, retry_after_s: float) -> None:
+        super().__init__(f"nonce store full; a slot frees in {retry_after_s:.0f} s")
+        self.retry_after_s = retry_after_s
+
+
 class NonceStore:
     """Thread-safe, bounded memory of used (keyid, nonce) pairs.
 
-    An entry is kept until its `expires_at` (capped at `ttl_s` after it was stored); when
-    more than `max_entries` are held the oldest stored entry is dropped first.
+    Each entry is kept until its signature expires (`expires_at`), never less: a
+    replay of a captured request is refused for as long as its signature would verify.
+    At most `max_entries` are held; when all are live, `use` raises `NonceStoreFull`
+    rather than evicting one (an attacker with a key of its own could otherwise flush a
+    victim's nonce and replay the victim's request). Nonces longer than
+    `MAX_NONCE_LENGTH` are refused with ValueError.
     """
 
     def __init__(
         self,
         *,
         max_entries: int = 100_000,
-        ttl_s: float = 900.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if max_entries < 1 or ttl_s <= 0:
-            raise ValueError("max_entries and ttl_s must be positive")
+        if max_entries < 1:
+            raise ValueError("max_entries must be positive")
         self.max_entries = max_entries
-        self.ttl_s = ttl_s
         self._clock = clock
         self._lock = threading.Lock()
-        self._entries: OrderedDict[tuple[str, str], float] = OrderedDict()
+        self._entries: dict[tuple[str, str], float] = {}
+        # (drop_at, entry), one per entry: an entry leaves the dict only through the heap
         self._expiry: list[tuple[float, tuple[str, str]]] = []
 
     def __len__(self) -> int:
@@ -284,29 +305,30 @@ class NonceStore:
             return len(self._entries)
 
     def use(self, keyid: str, nonce: str, expires_at: float) -> bool:
-        """Record the nonce; False when it was already seen and has not expired."""
+        """Record the nonce until `expires_at`; False when it was already seen and is live.
+
+        A replay is reported (False) even when the store is full; a new nonce in a full
+        store raises `NonceStoreFull`.
+        """
+        if len(nonce) > MAX_NONCE_LENGTH:
+            raise ValueError(f"nonce longer than {MAX_NONCE_LENGTH} characters")
         entry = (keyid, nonce)
         with self._lock:
             now = self._clock()
             self._purge(now)
             if entry in self._entries:
                 return False
-            drop_at = min(expires_at, now + self.ttl_s)
-            self._entries[entry] = drop_at
-            heapq.heappush(self._expiry, (drop_at, entry))
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
-            if len(self._expiry) > 2 * self.max_entries:
-                self._expiry = [(t, e) for t, e in self._expiry if self._entries.get(e) == t]
-                heapq.heapify(self._expiry)
+            if len(self._entries) >= self.max_entries:
+                raise NonceStoreFull(max(1.0, self._expiry[0][0] - now))
+            self._entries[entry] = expires_at
+            heapq.heappush(self._expiry, (expires_at, entry))
             return True
 
     def _purge(self, now: float) -> None:
         expiry = self._expiry
         while expiry and expiry[0][0] <= now:
-            drop_at, entry = heapq.heappop(expiry)
-            if self._entries.get(entry) == drop_at:
-                del self._entries[entry]
+            _, entry = heapq.heappop(expiry)
+            del self._entries[entry]
 
 
 @dataclass(frozen=True)
@@ -470,7 +492,11 @@ class SignatureVerifier:
         body: bytes | None,
         public_key: KeySource,
     ) -> str:
-        """Verify the request's signature and return its keyid; else SignatureVerificationError."""
+        """Verify the request's signature and return its keyid; else SignatureVerificationError.
+
+        A valid request whose nonce the store has no room for raises `NonceStoreFull`
+        (the caller answers "busy, retry later"; the nonce is not recorded).
+        """
         lowered = _lower_headers(headers)
         parsed = _parse_signature(lowered)
         keyid = _str_param(parsed.params, "keyid")
@@ -479,6 +505,8 @@ class SignatureVerifier:
         nonce = _str_param(parsed.params, "nonce")
         if not nonce:
             raise _fail("signature has no nonce", keyid)
+        if len(nonce) > MAX_NONCE_LENGTH:
+            raise _fail(f"nonce longer than {MAX_NONCE_LENGTH} characters", keyid)
         alg = _str_param(parsed.params, "alg")
         expires_at = self._check_times(parsed.params, keyid)
         try:

@@ -30,7 +30,9 @@ from runrgateway._errors import GatewayConfigError
 from runrgateway._keys import AgentKey, alg_for_public_key, load_public_key
 from runrgateway._sfv import parse_dictionary
 from runrgateway._signing import (
+    MAX_NONCE_LENGTH,
     NonceStore,
+    NonceStoreFull,
     RequestSigner,
     SignatureVerificationError,
     SignatureVerifier,
@@ -889,39 +891,66 @@ def test_serialize_signature_params_escapes() -> None:
 # ----------------------------------------------------------------------------- NonceStore
 
 
-def test_nonce_store_bounded_evicts_oldest() -> None:
+def test_nonce_store_full_refuses_instead_of_evicting() -> None:
     store = NonceStore(max_entries=3, clock=lambda: T0)
-    for nonce in ("n1", "n2", "n3", "n4"):
+    for nonce in ("n1", "n2", "n3"):
         assert store.use("k", nonce, T0 + 100)
+    with pytest.raises(NonceStoreFull) as full:
+        store.use("k", "n4", T0 + 100)
+    assert full.value.retry_after_s == pytest.approx(100)
     assert len(store) == 3
-    assert store.use("k", "n1", T0 + 100)  # evicted, so new again
-    assert not store.use("k", "n3", T0 + 100)
-    assert not store.use("k", "n4", T0 + 100)
+    assert not store.use("k", "n1", T0 + 100)  # still remembered: a replay, even when full
 
 
-def test_nonce_store_expiry_and_ttl_cap() -> None:
+def test_nonce_store_keeps_each_nonce_until_its_signature_expires() -> None:
     now = [T0]
-    store = NonceStore(ttl_s=50, clock=lambda: now[0])
+    store = NonceStore(clock=lambda: now[0])
     assert store.use("k", "a", T0 + 10)
-    assert store.use("k", "b", T0 + 1000)  # kept at most ttl_s
+    assert store.use("k", "b", T0 + 1000)
     assert store.use("other", "a", T0 + 10)  # nonces are per keyid
     now[0] = T0 + 5
     assert not store.use("k", "a", T0 + 10)
     now[0] = T0 + 11
     assert store.use("k", "a", T0 + 20)
+    now[0] = T0 + 999
     assert not store.use("k", "b", T0 + 1000)
-    now[0] = T0 + 51
-    assert store.use("k", "b", T0 + 1000)
+    now[0] = T0 + 1000
+    assert store.use("k", "b", T0 + 2000)
     now[0] = T0 + 10_000
     assert len(store) == 0
 
 
-def test_nonce_store_heap_stays_bounded() -> None:
-    store = NonceStore(max_entries=10, clock=lambda: T0)
-    for i in range(1000):
-        store.use("k", str(i), T0 + 100)
-    assert len(store) == 10
-    assert len(store._expiry) <= 20
+def test_nonce_store_frees_slots_as_signatures_expire() -> None:
+    now = [T0]
+    store = NonceStore(max_entries=10, clock=lambda: now[0])
+    for i in range(10):
+        assert store.use("k", str(i), T0 + 1 + i)
+    with pytest.raises(NonceStoreFull):
+        store.use("k", "new", T0 + 100)
+    now[0] = T0 + 2.5  # nonces 0 and 1 expired
+    assert store.use("k", "new", T0 + 100) and store.use("k", "new2", T0 + 100)
+    assert len(store) == 10 and len(store._expiry) == 10
+
+
+def test_nonce_store_refuses_long_nonces() -> None:
+    store = NonceStore(clock=lambda: T0)
+    assert store.use("k", "n" * MAX_NONCE_LENGTH, T0 + 10)
+    with pytest.raises(ValueError, match="longer than 64"):
+        store.use("k", "n" * (MAX_NONCE_LENGTH + 1), T0 + 10)
+
+
+def test_verifier_refuses_a_long_nonce_before_checking_the_signature(
+    keys: dict[str, AgentKey],
+) -> None:
+    key = keys["ed25519"]
+    headers = _signed(key)
+    nonce = parse_dictionary(headers["Signature-Input"])["sig1"].params["nonce"]
+    assert isinstance(nonce, str)
+    headers["Signature-Input"] = headers["Signature-Input"].replace(nonce, "x" * 65)
+    store = NonceStore(clock=lambda: T0)
+    with pytest.raises(SignatureVerificationError, match="nonce longer than 64"):
+        _verifier(nonce_store=store).verify("POST", URL, headers, BODY, key.public_key)
+    assert len(store) == 0
 
 
 def test_nonce_store_thread_safety() -> None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._faults import FaultPlan
     from ._gateway import ALLOW_BUILTIN_TOOLS, AgentCredentials, EmbeddedGateway, RecordedRequest
+    from ._limits import GatewayLimits
     from ._messages import GatewayOutcome, GatewayRequest, GatewayResponse
     from ._mock import AsyncGatewayMockTransport, GatewayMockTransport
     from ._registry import (
@@ -39,6 +40,7 @@ __all__ = [
     "AgentCredentials",
     "IssuedToken",
     "ManualClock",
+    "GatewayLimits",
     # mock gateways by name
     "get_gateway",
     "new_mock_gateway",
@@ -65,6 +67,7 @@ _HOMES = {
     "AgentCredentials": "_gateway",
     "EmbeddedGateway": "_gateway",
     "RecordedRequest": "_gateway",
+    "GatewayLimits": "_limits",
     "GatewayOutcome": "_messages",
     "GatewayRequest": "_messages",
     "GatewayResponse": "_messages",

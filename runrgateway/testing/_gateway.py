@@ -11,6 +11,7 @@ mock mode does, each behind a per-tool circuit breaker.
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -19,12 +20,13 @@ from typing import Any
 from urllib.parse import unquote
 
 from .._constants import HEADER_IDEMPOTENCY_KEY
-from .._errors import SIGNATURE_INVALID, VALIDATION_FAILED
+from .._errors import RATE_LIMITED, SIGNATURE_INVALID, VALIDATION_FAILED
 from ._agents import DEFAULT_ROLE, Agent, AgentRegistry, generate_rsa_key_pair
 from ._breaker import DEFAULT_FAILURES, DEFAULT_OPEN_S, CircuitBreakers
 from ._faults import FaultPlan
 from ._idempotency import IdempotencyStore
 from ._jobs import JobRunner
+from ._limits import DEFAULT_LIMITS, GatewayLimits
 from ._messages import GatewayOutcome, GatewayRequest, GatewayResponse, error_response, route_of
 from ._policies import PolicyStore
 from ._proxy import handle_proxy_request, new_correlation_id
@@ -40,7 +42,7 @@ from ._routes import (
     not_found,
     revoke_token,
 )
-from ._signatures import DEFAULT_MAX_SKEW_S, SignatureGuard, SignatureRejected
+from ._signatures import DEFAULT_MAX_SKEW_S, SignatureDeferred, SignatureGuard, SignatureRejected
 from ._state import GatewayState, ToolRun
 from ._time import Clock, iso_utc_ms, parse_js_date
 from ._tokens import IssuedToken, TokenAuthority, claimed_agent_id
@@ -98,7 +100,8 @@ class EmbeddedGateway:
     `circuit_breaker` puts each tool behind the real gateway's breaker (5 failed runs
     open it for 30 s). `clock` drives token expiry, rate windows, idempotency, job
     retention, the breakers and the tools' timestamps; signature freshness is always
-    checked against the real time.
+    checked against the real time. `limits` bounds the stores and the request log (and
+    the HTTP server that serves this gateway): see `GatewayLimits`.
     """
 
     def __init__(
@@ -114,8 +117,10 @@ class EmbeddedGateway:
         tool_latency_s: float = 0.0,
         upstream_mode: str = LIVE,
         circuit_breaker: bool = True,
+        limits: GatewayLimits = DEFAULT_LIMITS,
     ) -> None:
         self.name = name
+        self.limits = limits
         self.clock: Clock = clock or time.time
         mode = check_upstream_mode(upstream_mode)
         agents = AgentRegistry()
@@ -129,7 +134,9 @@ class EmbeddedGateway:
             idempotency=IdempotencyStore(self.clock),
             jobs=JobRunner(self.clock),
             faults=FaultPlan(),
-            signatures=SignatureGuard(agents.public_keys, max_skew_s=max_signature_skew_s),
+            signatures=SignatureGuard(
+                agents.public_keys, max_skew_s=max_signature_skew_s, max_nonces=limits.max_nonces
+            ),
             breakers=CircuitBreakers(self.clock, enabled=circuit_breaker),
             auto_register_agents=auto_register_agents,
             tool_latency_s=tool_latency_s,
@@ -263,11 +270,15 @@ class EmbeddedGateway:
         return answer
 
     def _signed(self, request: GatewayRequest, agent_id: str | None) -> GatewayResponse | None:
-        """None when the signature is acceptable, else the 401 answer."""
+        """None when the signature is acceptable, else the 401 (or, nonces full, 503) answer."""
         try:
             self._state.signatures.check(request, agent_id)
         except SignatureRejected:
             return error_response(401, "Invalid request signature", SIGNATURE_INVALID)
+        except SignatureDeferred as exc:
+            wait = str(max(1, math.ceil(exc.retry_after_s)))
+            message = "Too many signed requests in the last minutes; retry later"
+            return error_response(503, message, RATE_LIMITED, headers={"retry-after": wait})
         return None
 
     # ------------------------------------------------------------ test helpers

@@ -1,0 +1,67 @@
+"""`GatewayLimits`: every bound of the embedded gateway and `runrgateway serve`, in one place.
+
+`runrgateway serve` takes requests from anything that can reach loopback (a browser
+page included), without credentials: registering an agent is open. Each store and
+the HTTP server are therefore bounded in memory, threads and time, and the figures
+live here so that a reader finds them all at once and a test can shrink them. No
+I/O and no behaviour here: the stores and the server read these values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class GatewayLimits:
+    """The bounds of one embedded gateway and its HTTP server (defaults suit `serve`).
+
+    HTTP server:
+        max_body_bytes: the largest request body, Content-Length or chunked (413 beyond).
+        max_connections: open connections served at once; one more is answered 503 and
+            closed at once (each connection has one thread, so this bounds threads too).
+        request_deadline_s: a request (line, headers and body) must arrive whole within
+            this time of the connection opening or of the previous answer; a slow or
+            half-sent client is disconnected then. Also the keep-alive idle limit.
+    Request log (`EmbeddedGateway.requests`):
+        log_max_requests, log_max_bytes: the log keeps the latest requests within both.
+        log_body_bytes: bodies up to this size are kept (parsed, masked); larger ones
+            are recorded by size only.
+        log_header_chars: each header value is cut to this many characters.
+    Signatures:
+        max_nonces: nonces remembered until their signatures expire; when that many
+            are still live, new signed requests get 503 with Retry-After (a live nonce
+            is never forgotten: forgetting one would let its request be replayed).
+    Idempotency keys:
+        idempotency_keys_per_agent: an agent over its cap loses its own oldest key.
+        idempotency_keys_total: over this, the oldest key of the agent holding the most
+            goes, so one agent never evicts another agent's keys while it holds more.
+    Token registry (provenance):
+        tokens_per_agent: live tokens kept per agent; one more drops that agent's oldest.
+        expired_token_grace_s: an expired token stays known this long (its callers get
+            "Token expired" rather than "not found"), then it is pruned.
+    """
+
+    max_body_bytes: int = 10 * MIB
+    max_connections: int = 512
+    request_deadline_s: float = 30.0
+    log_max_requests: int = 10_000
+    log_max_bytes: int = 16 * MIB
+    log_body_bytes: int = 64 * 1024
+    log_header_chars: int = 512
+    max_nonces: int = 100_000
+    idempotency_keys_per_agent: int = 1_000
+    idempotency_keys_total: int = 50_000
+    tokens_per_agent: int = 10_000
+    expired_token_grace_s: float = 3600.0
+
+    def __post_init__(self) -> None:
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise ValueError(f"GatewayLimits.{item.name} must be a positive number: {value!r}")
+
+
+DEFAULT_LIMITS = GatewayLimits()
