@@ -476,7 +476,14 @@ _CHECK_LAZY = (
     "print(json.dumps(sorted({m.split('.')[0] if not m.startswith('runrgateway.') "
     "else '.'.join(m.split('.')[:2]) for m in sys.modules})))"
 )
-_MUST_BE_LAZY = ("runrgateway.testing", "dataclasses_json", "marshmallow", "tenacity", "tornado")
+_MUST_BE_LAZY = (
+    "runrgateway.testing",
+    "dataclasses_json",
+    "marshmallow",
+    "tenacity",
+    "tornado",
+    "opentelemetry",
+)
 
 
 def section_cold(settings: Settings, report: Report) -> None:

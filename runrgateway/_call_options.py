@@ -1,0 +1,195 @@
+"""Per-call options (`with_options`) and the deadline they set on one call.
+
+`CallOptions` is the frozen record of the settings a client and its `with_options`
+copies may differ in: the per-attempt timeout, the retry budget, the longest wait a
+server may ask for, and the deadline over a whole call. Each value is checked by the
+same functions as the constructor's, so a copy can never hold a setting the
+constructor would refuse.
+
+`Deadline` is `deadline_s` applied to one call: the time left, whether a wait still
+fits, the per-attempt timeout clipped to what is left, and the error raised when it
+runs out. The deadline of the call in progress sits in a context variable, so that a
+managed-token mint made for that call (a call of its own, deeper in the stack) counts
+against the same deadline, in asyncio tasks and threads alike.
+
+No I/O here; the only clock is `time.monotonic` (a deadline must not move when the
+wall clock is set).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, replace
+from typing import Any, Final
+
+from ._constants import LONGEST_WAIT_S
+from ._errors import GatewayConfigError, GatewayTimeoutError
+from ._requests import check_retry_settings, check_timeout_ms
+from ._validation import check_number
+
+
+class NotGiven:
+    """The type of `NOT_GIVEN`: a `with_options` argument left out (None means "no
+    deadline" for `deadline_s`, so None cannot also mean "keep the client's")."""
+
+    _instance: NotGiven | None = None
+
+    def __new__(cls) -> NotGiven:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+NOT_GIVEN: Final = NotGiven()
+
+
+def check_deadline_s(deadline_s: Any) -> float | None:
+    """None (no deadline) or a positive, finite number of seconds."""
+    if deadline_s is None:
+        return None
+    return check_number(
+        deadline_s, "deadline_s", error=GatewayConfigError,
+        maximum=LONGEST_WAIT_S, unit=" (seconds) or None",
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class CallOptions:
+    """The settings `with_options` may change, as the client uses them (checked)."""
+
+    timeout_ms: float
+    max_retries: int
+    max_retry_after_s: float
+    deadline_s: float | None
+
+    @classmethod
+    def checked(
+        cls, *, timeout_ms: Any, max_retries: Any, max_retry_after_s: Any, deadline_s: Any
+    ) -> CallOptions:
+        """The options from a caller's values; `GatewayConfigError` names a wrong one."""
+        check_timeout_ms(timeout_ms)
+        retry_after = check_retry_settings(max_retries, max_retry_after_s)
+        return cls(float(timeout_ms), max_retries, retry_after, check_deadline_s(deadline_s))
+
+    @property
+    def timeout_s(self) -> float:
+        """The per-attempt timeout, in seconds."""
+        return self.timeout_ms / 1000.0
+
+    def changed(
+        self,
+        *,
+        timeout_ms: Any = NOT_GIVEN,
+        max_retries: Any = NOT_GIVEN,
+        max_retry_after_s: Any = NOT_GIVEN,
+        deadline_s: Any = NOT_GIVEN,
+    ) -> CallOptions:
+        """These options with the given values replaced (checked); the same object when
+        nothing changes."""
+        changes: dict[str, Any] = {}
+        if not isinstance(timeout_ms, NotGiven):
+            check_timeout_ms(timeout_ms)
+            changes["timeout_ms"] = float(timeout_ms)
+        if not isinstance(max_retries, NotGiven) or not isinstance(max_retry_after_s, NotGiven):
+            retries = self.max_retries if isinstance(max_retries, NotGiven) else max_retries
+            longest = (
+                self.max_retry_after_s
+                if isinstance(max_retry_after_s, NotGiven)
+                else max_retry_after_s
+            )
+            changes["max_retry_after_s"] = check_retry_settings(retries, longest)
+            changes["max_retries"] = retries
+        if not isinstance(deadline_s, NotGiven):
+            changes["deadline_s"] = check_deadline_s(deadline_s)
+        return replace(self, **changes) if changes else self
+
+
+class Deadline:
+    """The end of one call's time: `seconds` from when it was made, on the monotonic clock."""
+
+    __slots__ = ("_ends", "seconds")
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._ends = time.monotonic() + seconds
+
+    def __repr__(self) -> str:
+        return f"Deadline(seconds={self.seconds:g}, left_s={self.left_s():.3f})"
+
+    def left_s(self) -> float:
+        """Seconds left (negative once past)."""
+        return self._ends - time.monotonic()
+
+    def allows_wait(self, wait_s: float) -> bool:
+        """Whether a wait of `wait_s` would end before the deadline (else it is not started)."""
+        return time.monotonic() + wait_s < self._ends
+
+    def earlier(self, other: Deadline | None) -> Deadline:
+        """The one of the two that ends first."""
+        return self if other is None or self._ends <= other._ends else other
+
+    def ran_out(
+        self,
+        attempts: int,
+        *,
+        what: str,
+        why: str,
+        correlation_id: str | None,
+        server_correlation_id: str | None = None,
+        status_code: int | None = None,
+    ) -> GatewayTimeoutError:
+        """The error of a call its deadline stopped: says so, with the attempts made.
+
+        `why` says what stopped it (the next wait would cross the deadline, or the
+        last attempt was cut short); `status_code` is the last answer's, when there was
+        one (kept in `details`: the error itself is about time, not that answer).
+        """
+        details: dict[str, Any] = {"deadline_s": self.seconds, "attempts": attempts}
+        if status_code is not None:
+            details["last_status_code"] = status_code
+        plural = "" if attempts == 1 else "s"
+        return GatewayTimeoutError(
+            f"the deadline of {self.seconds:g} s (deadline_s) ran out after {attempts} "
+            f"attempt{plural} of {what}: {why}",
+            correlation_id=correlation_id,
+            server_correlation_id=server_correlation_id,
+            details=details,
+            attempts=attempts,
+        )
+
+
+# The deadline of the call in progress in this task or thread, if it has one.
+_CURRENT: ContextVar[Deadline | None] = ContextVar("runrgateway_deadline", default=None)
+
+
+def current_deadline() -> Deadline | None:
+    """The deadline of the call this code runs inside, or None."""
+    return _CURRENT.get()
+
+
+@contextmanager
+def deadline_scope(deadline_s: float | None) -> Iterator[Deadline | None]:
+    """Run one call under `deadline_s` (None: only an enclosing call's deadline, if any).
+
+    Nested calls (the token mint inside a proxy call) keep the enclosing deadline when it
+    ends first: a mint can never get more time than the call it serves.
+    """
+    outer = _CURRENT.get()
+    if deadline_s is None:
+        yield outer  # nothing to set: no context switch for a call without a deadline
+        return
+    deadline = Deadline(deadline_s).earlier(outer)
+    token = _CURRENT.set(deadline)
+    try:
+        yield deadline
+    finally:
+        _CURRENT.reset(token)
