@@ -25,9 +25,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
+from ._config import check_retry_settings, check_timeout_ms
 from ._constants import LONGEST_WAIT_S
 from ._errors import GatewayConfigError, GatewayTimeoutError
-from ._requests import check_retry_settings, check_timeout_ms
 from ._validation import check_number
 
 
