@@ -102,6 +102,9 @@ class EmbeddedGateway:
     retention, the breakers and the tools' timestamps; signature freshness is always
     checked against the real time. `limits` bounds the stores and the request log (and
     the HTTP server that serves this gateway): see `GatewayLimits`.
+    `verify_signatures=False` accepts every request whatever its signature (or none):
+    only for benchmarks comparing against unsigned hand-written calls; a gateway for
+    tests or `serve` always verifies.
     """
 
     def __init__(
@@ -118,9 +121,11 @@ class EmbeddedGateway:
         upstream_mode: str = LIVE,
         circuit_breaker: bool = True,
         limits: GatewayLimits = DEFAULT_LIMITS,
+        verify_signatures: bool = True,
     ) -> None:
         self.name = name
         self.limits = limits
+        self._verify_signatures = bool(verify_signatures)
         self.clock: Clock = clock or time.time
         mode = check_upstream_mode(upstream_mode)
         agents = AgentRegistry()
@@ -271,6 +276,8 @@ class EmbeddedGateway:
 
     def _signed(self, request: GatewayRequest, agent_id: str | None) -> GatewayResponse | None:
         """None when the signature is acceptable, else the 401 (or, nonces full, 503) answer."""
+        if not self._verify_signatures:
+            return None
         try:
             self._state.signatures.check(request, agent_id)
         except SignatureRejected:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 
+import httpx2
 import pytest
 
 from runrgateway._keys import AgentKey
@@ -190,3 +191,37 @@ def test_mock_mode_creates_an_agent_on_first_sight_with_the_transport_key(
         assert (
             client.post("/api/generate-token", _token_body(agent_id), sign=False).status_code == 401
         )
+
+
+@pytest.mark.parametrize("verify", [True, False])
+def test_verify_signatures_false_accepts_unsigned_calls_and_is_never_the_default(
+    wire_key: AgentKey, verify: bool
+) -> None:
+    """The benchmark's switch (hand-written, unsigned calls): off only when asked."""
+    from runrgateway.testing._server import GatewayServer
+
+    gw = (
+        EmbeddedGateway("unverified", rate_limit=None)
+        if verify
+        else EmbeddedGateway("unverified", rate_limit=None, verify_signatures=False)
+    )
+    gw.register_agent(AGENT_ID, wire_key.public_key_pem())
+    gw.set_default_policy({"scopes": ["serpapi:search"]})
+    with GatewayServer(gw) as server, httpx2.Client(timeout=5.0) as http:
+        wire = WireClient(http, server.url, wire_key, AGENT_ID)
+        token = wire.token(["serpapi"], ["read"])
+        body = {
+            "agent_token": token["agent_token"],
+            "tool": "serpapi",
+            "action": "search",
+            "params": SEARCH,
+        }
+        unsigned = wire.post("/api/proxy-request", body, sign=False)
+        forged = wire.post(
+            "/api/proxy-request", body, signer=RequestSigner(AgentKey.generate("ed25519"), AGENT_ID)
+        )
+    if verify:
+        assert (unsigned.status_code, forged.status_code) == (401, 401)
+        assert unsigned.json() == INVALID
+    else:
+        assert (unsigned.status_code, forged.status_code) == (200, 200)
