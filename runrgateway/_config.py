@@ -10,7 +10,6 @@ arrives as PEM text, never as a path to read) and nothing is built per call: tha
 from __future__ import annotations
 
 import ipaddress
-import platform
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -158,7 +157,8 @@ def check_ttl_minutes(ttl_minutes: Any) -> int:
 
 
 def user_agent() -> str:
-    return f"{USER_AGENT} python/{platform.python_version()} httpx/{httpx2.__version__}"
+    """``runrgateway/<version>``: short, it travels with every request."""
+    return USER_AGENT
 
 
 def load_agent_key(pem: Any, password: Any, *, mock: bool) -> AgentKey:

@@ -190,11 +190,15 @@ def token_request_body(
 def request_headers(
     *, agent: str, correlation_id: str, idempotency_key: str | None, has_body: bool
 ) -> dict[str, str]:
-    headers = {
-        "user-agent": agent,
-        "accept": "application/json",
-        HEADER_CORRELATION_ID: correlation_id,
-    }
+    """The headers of one call, before signing: only what the gateway reads.
+
+    No ``Accept`` (the gateway always answers JSON), no ``Accept-Encoding`` (answers
+    come uncompressed: no decoder runs on a loopback or LAN answer) and no
+    ``Connection`` (keep-alive is HTTP/1.1's default); ``Host`` and ``Content-Length``
+    are httpx2's. ``Content-Type`` only with a body: the real gateway answers a POST
+    that declares JSON without one with 400 (wire.md).
+    """
+    headers = {"user-agent": agent, HEADER_CORRELATION_ID: correlation_id}
     if idempotency_key is not None:
         headers[HEADER_IDEMPOTENCY_KEY] = idempotency_key
     if has_body:
