@@ -19,9 +19,8 @@ wall clock is set).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from contextlib import AbstractContextManager, nullcontext
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
@@ -157,9 +156,13 @@ class Deadline:
         if status_code is not None:
             details["last_status_code"] = status_code
         plural = "" if attempts == 1 else "s"
+        spent = (
+            f"before the first attempt of {what}"
+            if attempts == 0
+            else f"after {attempts} attempt{plural} of {what}"
+        )
         return GatewayTimeoutError(
-            f"the deadline of {self.seconds:g} s (deadline_s) ran out after {attempts} "
-            f"attempt{plural} of {what}: {why}",
+            f"the deadline of {self.seconds:g} s (deadline_s) ran out {spent}: {why}",
             correlation_id=correlation_id,
             server_correlation_id=server_correlation_id,
             details=details,
@@ -176,8 +179,25 @@ def current_deadline() -> Deadline | None:
     return _CURRENT.get()
 
 
-@contextmanager
-def deadline_scope(deadline_s: float | None) -> Iterator[Deadline | None]:
+class _Scope:
+    """The context of one call with a deadline: sets `_CURRENT` while the call runs."""
+
+    __slots__ = ("_deadline", "_token")
+
+    def __init__(self, deadline: Deadline) -> None:
+        self._deadline = deadline
+        self._token: Token[Deadline | None] | None = None
+
+    def __enter__(self) -> Deadline:
+        self._token = _CURRENT.set(self._deadline)
+        return self._deadline
+
+    def __exit__(self, *exc_info: object) -> None:
+        assert self._token is not None
+        _CURRENT.reset(self._token)
+
+
+def deadline_scope(deadline_s: float | None) -> AbstractContextManager[Deadline | None]:
     """Run one call under `deadline_s` (None: only an enclosing call's deadline, if any).
 
     Nested calls (the token mint inside a proxy call) keep the enclosing deadline when it
@@ -185,11 +205,6 @@ def deadline_scope(deadline_s: float | None) -> Iterator[Deadline | None]:
     """
     outer = _CURRENT.get()
     if deadline_s is None:
-        yield outer  # nothing to set: no context switch for a call without a deadline
-        return
+        return nullcontext(outer)  # nothing to set: the common case costs no context switch
     deadline = Deadline(deadline_s).earlier(outer)
-    token = _CURRENT.set(deadline)
-    try:
-        yield deadline
-    finally:
-        _CURRENT.reset(token)
+    return nullcontext(outer) if deadline is outer else _Scope(deadline)

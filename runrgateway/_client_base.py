@@ -16,19 +16,18 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import httpx2
 
 from ._answers import json_object_or_none
+from ._call_options import NOT_GIVEN, CallOptions, Deadline, NotGiven, current_deadline
 from ._concurrency import AsyncClosing, Closing
 from ._config import (
     Endpoint,
     check_agent_id,
     check_default_intent,
     check_read_only_actions,
-    check_retry_settings,
-    check_timeout_ms,
     check_ttl_minutes,
     load_agent_key,
     parse_base_url,
@@ -40,7 +39,7 @@ from ._constants import (
     LOGGER_NAME,
     READ_ONLY_ACTIONS,
 )
-from ._errors import GatewayConfigError
+from ._errors import GatewayConfigError, GatewayTimeoutError
 from ._ids import generate_correlation_id
 from ._keys import AgentKey
 from ._masking import describe_attempt
@@ -80,6 +79,14 @@ from ._tokens import (
     parse_timestamp,
     utc_now,
 )
+from ._tracing import (
+    AnySpan,
+    add_trace_headers,
+    call_span,
+    check_tracer_provider,
+    note_deadline,
+    note_wait,
+)
 from ._transport import (
     check_http_client,
     check_pool_timeout_ms,
@@ -96,6 +103,11 @@ _MINTED_TOKENS_KEPT = 256
 # Per-client caches of pure results (request URLs by path, decoded caller tokens).
 _CACHED_PATHS = frozenset({"/api/generate-token", "/api/proxy-request"})
 _CLAIMS_KEPT = 64
+# A timeout that fires this close to the deadline was the deadline's (timers may fire a
+# hair early): the attempt was cut short, not slow on its own.
+_DEADLINE_SLACK_S = 0.005
+
+_Client = TypeVar("_Client", bound="ClientBase")
 
 
 class _RetryLater(Exception):
@@ -104,6 +116,15 @@ class _RetryLater(Exception):
     def __init__(self, wait_s: float) -> None:
         super().__init__(wait_s)
         self.wait_s = wait_s
+
+
+class _Learned:
+    """What answers taught a client, shared with its `with_options` copies."""
+
+    __slots__ = ("keeps_keys",)
+
+    def __init__(self) -> None:
+        self.keeps_keys = False
 
 
 @dataclass(frozen=True)
@@ -148,6 +169,8 @@ class ClientBase:
         max_keepalive_connections: int | None,
         pool_timeout_ms: float,
         allow_insecure_http: bool,
+        deadline_s: float | None = None,
+        tracer_provider: Any = None,
     ) -> tuple[AgentKey, httpx2.Limits, int]:
         """Check every setting (in the order the parameters come) and set the shared state.
 
@@ -161,9 +184,14 @@ class ClientBase:
         )
         self._limits = None if http_client is not None else limits
         self._pool_timeout_s = check_pool_timeout_ms(pool_timeout_ms)
-        self._timeout = httpx2.Timeout(check_timeout_ms(timeout_ms), pool=self._pool_timeout_s)
-        self._max_retry_after_s = check_retry_settings(max_retries, max_retry_after_s)
-        self._max_retries = max_retries
+        self._use_options(
+            CallOptions.checked(
+                timeout_ms=timeout_ms,
+                max_retries=max_retries,
+                max_retry_after_s=max_retry_after_s,
+                deadline_s=deadline_s,
+            )
+        )
         self._intent = check_default_intent(default_intent)
         self._read_only = READ_ONLY_ACTIONS | check_read_only_actions(read_only_actions)
         key = load_agent_key(
@@ -180,8 +208,69 @@ class ClientBase:
         # Set once an answer echoes the Idempotency-Key we sent (wire.md Part B): this
         # gateway keeps keys, so a keyed side effect may be retried. The real gateway
         # ignores the header; there a key alone never makes a retry safe.
-        self._gateway_keeps_keys = False
+        self._learned = _Learned()
+        self._tracer_provider = check_tracer_provider(tracer_provider)
+        self._is_copy = False  # made by with_options: shares the pool, owns nothing
+        self._copy_closed = False
         return key, limits, ttl_minutes
+
+    def _use_options(self, options: CallOptions) -> None:
+        """Take `options` as this client's (the constructor's, or a copy's)."""
+        self._options = options
+        self._timeout = httpx2.Timeout(options.timeout_s, pool=self._pool_timeout_s)
+        self._max_retries = options.max_retries
+        self._max_retry_after_s = options.max_retry_after_s
+        self._deadline_s = options.deadline_s
+
+    def with_options(
+        self: _Client,
+        *,
+        timeout_ms: float | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        max_retry_after_s: float | NotGiven = NOT_GIVEN,
+        deadline_s: float | NotGiven | None = NOT_GIVEN,
+    ) -> _Client:
+        """A client with other per-call settings that shares this one's everything else.
+
+        The copy uses the same connection pool, managed tokens, key, intent (as set now)
+        and what the gateway has shown (whether it keeps idempotency keys): no new
+        connection, no new token. It is cheap enough to make per request:
+        ``await gw.with_options(deadline_s=2).proxy(...)``. Settings left out keep this
+        client's; ``deadline_s=None`` removes the deadline. Bad values raise
+        `GatewayConfigError`, as the constructor's do.
+
+        The pool belongs to the client it was first made from: closing that client ends
+        calls through every copy. Closing a copy closes nothing shared; later calls
+        through that copy raise `GatewayError` (``CLIENT_CLOSED``).
+        """
+        self._check_open()
+        options = self._options.changed(
+            timeout_ms=timeout_ms,
+            max_retries=max_retries,
+            max_retry_after_s=max_retry_after_s,
+            deadline_s=deadline_s,
+        )
+        copy = object.__new__(type(self))
+        copy.__dict__.update(self.__dict__)
+        copy._use_options(options)
+        copy._is_copy = True
+        copy._copy_closed = False
+        return copy
+
+    def _close_copy(self) -> bool:
+        """Close a `with_options` copy (its own calls only); False for an original."""
+        if self._is_copy:
+            self._copy_closed = True
+        return self._is_copy
+
+    @property
+    def _gateway_keeps_keys(self) -> bool:
+        # Set once an answer echoes the Idempotency-Key we sent; shared with the copies.
+        return self._learned.keeps_keys
+
+    @_gateway_keeps_keys.setter
+    def _gateway_keeps_keys(self, value: bool) -> None:
+        self._learned.keeps_keys = value
 
     def __repr__(self) -> str:
         return (
@@ -284,6 +373,14 @@ class ClientBase:
             tool, action, sent_params, params_json, proof_text, key, chosen, idempotent, call_id
         )
 
+    def _proxy_span(self, plan: ProxyPlan, run_async: bool) -> AnySpan:
+        """The span of a proxy call, named after its ``tool:action`` (no params in it)."""
+        return call_span(
+            f"{plan.tool}:{plan.action}", self._tracer_provider,
+            correlation_id=plan.correlation_id, method="POST", tool=plan.tool,
+            action=plan.action, run_async=True if run_async else None,
+        )  # fmt: skip
+
     def _proxy_body(self, plan: ProxyPlan, credential: Credential, run_async: bool) -> bytes:
         return proxy_body(
             tool=plan.tool,
@@ -319,6 +416,7 @@ class ClientBase:
             idempotency_key=idempotency_key,
             has_body=body is not None,
         )
+        add_trace_headers(headers)  # before signing: the signature covers traceparent
         return PreparedCall(
             method, path, url, signed_url, headers, body, correlation_id, idempotent,
             keyed=keyed, label=call, log_params=log_params, credential=credential,
@@ -342,8 +440,78 @@ class ClientBase:
         }
 
     def _check_open(self) -> None:
-        if self._closing.is_set():
+        if self._closing.is_set() or self._copy_closed:
             raise closed_error(type(self).__name__)
+
+    # The deadline (deadline_s): the call's, set by the twin's public method
+
+    def _attempt_timeout(self, call: PreparedCall, attempts: int) -> httpx2.Timeout:
+        """Attempt `attempts`'s timeout: `timeout_ms`, clipped to what the deadline leaves."""
+        deadline = current_deadline()
+        if deadline is None:
+            return self._timeout
+        left = deadline.left_s()
+        if left <= 0:
+            raise self._deadline_stop(
+                deadline, call, attempts - 1, "no time was left for another attempt"
+            )
+        timeout_s = self._options.timeout_s
+        if left >= timeout_s and left >= self._pool_timeout_s:
+            return self._timeout
+        return httpx2.Timeout(min(timeout_s, left), pool=min(self._pool_timeout_s, left))
+
+    def _retry_later(
+        self,
+        wait_s: float,
+        call: PreparedCall,
+        attempts: int,
+        *,
+        server_asked: bool,
+        status_code: int | None = None,
+        failure: Failure | None = None,
+        server_correlation_id: str | None = None,
+    ) -> _RetryLater:
+        """Ask for another attempt after `wait_s`, unless that wait would cross the
+        call's deadline: then the call stops here, and the wait is never started."""
+        deadline = current_deadline()
+        if deadline is not None and not deadline.allows_wait(wait_s):
+            asked = "asked by the gateway" if server_asked else "of backoff"
+            raise self._deadline_stop(
+                deadline, call, attempts,
+                f"the wait before the next attempt ({wait_s:g} s, {asked}) would end past it"
+                + ("" if status_code is None else f"; the last answer was {status_code}"),
+                status_code=status_code, server_correlation_id=server_correlation_id,
+                wait_s=wait_s,
+            )  # fmt: skip
+        note_wait(
+            attempt=attempts,
+            wait_s=wait_s,
+            server_asked=server_asked,
+            status_code=status_code,
+            failure=None if failure is None else failure.value,
+        )
+        return _RetryLater(wait_s)
+
+    def _deadline_stop(
+        self,
+        deadline: Deadline,
+        call: PreparedCall,
+        attempts: int,
+        why: str,
+        *,
+        status_code: int | None = None,
+        server_correlation_id: str | None = None,
+        wait_s: float | None = None,
+    ) -> GatewayTimeoutError:
+        note_deadline(deadline_s=deadline.seconds, attempts=attempts, wait_s=wait_s)
+        return deadline.ran_out(
+            attempts,
+            what=call.label or f"{call.method} {call.path}",
+            why=why,
+            correlation_id=call.correlation_id,
+            server_correlation_id=server_correlation_id,
+            status_code=status_code,
+        )
 
     # Judging an attempt
 
@@ -360,6 +528,15 @@ class ClientBase:
             raise closed_error(
                 type(self).__name__, call.correlation_id, attempts, in_flight=True
             ) from None
+        if isinstance(exc, httpx2.TimeoutException):
+            deadline = current_deadline()
+            if deadline is not None and deadline.left_s() <= _DEADLINE_SLACK_S:
+                self._log(call, attempts, exc, started)
+                raise self._deadline_stop(
+                    deadline, call, attempts,
+                    "the last attempt was cut short at the deadline (its timeout is clipped "
+                    "to the time left)",
+                ) from None  # fmt: skip
         if isinstance(exc, httpx2.PoolTimeout):  # our own load: waiting again won't help
             raise pool_full_error(
                 self._limits, self._pool_timeout_s, call.correlation_id, attempts
@@ -383,7 +560,9 @@ class ClientBase:
             max_retry_after_s=self._max_retry_after_s,
         )
         if decision.retry:
-            raise _RetryLater(decision.wait_s) from None
+            raise self._retry_later(
+                decision.wait_s, call, attempts, server_asked=False, failure=failure
+            ) from None
         raise network_error(exc, failure, call, attempts) from None
 
     def _answered(
@@ -417,7 +596,11 @@ class ClientBase:
             max_retry_after_s=self._max_retry_after_s,
         )
         if decision.retry:
-            raise _RetryLater(decision.wait_s)
+            raise self._retry_later(
+                decision.wait_s, call, attempts,
+                server_asked=retry_after is not None, status_code=response.status_code,
+                server_correlation_id=response.headers.get("x-correlation-id"),
+            )  # fmt: skip
         error = answer_error(response, call, attempts, retry_after, self._endpoint.base_url)
         if history.timed_out and still_running(error):
             raise still_running_timeout(error, call, attempts)

@@ -26,8 +26,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping, MutableMapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+from ._errors import GatewayConfigError
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -59,6 +60,16 @@ EVENT_RETRY = "retry"
 EVENT_DEADLINE = "deadline"
 
 
+class _Answer(Protocol):
+    """What a span reads of an answer (an httpx2 response; not imported here)."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+
 class _Otel:
     """The parts of OpenTelemetry a call uses, looked up once it is loaded."""
 
@@ -69,20 +80,39 @@ class _Otel:
         self.context = context
         self.propagate = propagate
         self.client_kind = trace.SpanKind.CLIENT
-        self._provider: TracerProvider | None = None
-        self._tracer: Tracer | None = None
+        self._tracers: dict[int, tuple[TracerProvider, Tracer]] = {}
 
-    def tracer(self) -> Tracer:
-        # Asked per call and kept per provider: the global provider may be set (once)
-        # after our first call, and a proxy tracer would pin the provider it found.
-        provider = self.trace.get_tracer_provider()
-        if provider is not self._provider or self._tracer is None:
-            self._tracer = provider.get_tracer(SCOPE_NAME, __version__)
-            self._provider = provider
-        return self._tracer
+    def tracer(self, provider: TracerProvider | None) -> Tracer:
+        """The SDK's tracer from `provider`, or from the global provider when None.
+
+        Looked up per call and kept per provider: the global provider may be set (once)
+        after our first call, and a proxy tracer would pin the provider it found.
+        """
+        if provider is None:
+            provider = self.trace.get_tracer_provider()
+        kept = self._tracers.get(id(provider))
+        if kept is None or kept[0] is not provider:
+            if len(self._tracers) >= _PROVIDERS_KEPT:
+                self._tracers.clear()
+            kept = (provider, provider.get_tracer(SCOPE_NAME, __version__))
+            self._tracers[id(provider)] = kept
+        return kept[1]
 
 
 _otel: _Otel | None = None
+_PROVIDERS_KEPT = 8  # the global one and a few of clients' own (tests make many)
+
+
+def check_tracer_provider(provider: Any) -> Any:
+    """None (the global provider) or an OpenTelemetry `TracerProvider` (duck-typed:
+    checking its class would import OpenTelemetry)."""
+    if provider is not None and not callable(getattr(provider, "get_tracer", None)):
+        raise GatewayConfigError(
+            "tracer_provider must be an OpenTelemetry TracerProvider or None, got a "
+            f"{type(provider).__name__}",
+            details={"parameter": "tracer_provider"},
+        )
+    return provider
 
 
 def _loaded() -> _Otel | None:
@@ -126,14 +156,14 @@ class CallSpan:
             self._otel.context.detach(self._token)
             self._span.end()
 
-    def succeeded(
-        self, *, status_code: int, attempts: int, server_correlation_id: str | None
-    ) -> None:
+    def succeeded(self, response: _Answer, attempts: int) -> None:
+        """The call got its answer (`response`, an httpx2 response) after `attempts`."""
         span = self._span
-        span.set_attribute(ATTR_STATUS, status_code)
+        span.set_attribute(ATTR_STATUS, response.status_code)
         span.set_attribute(ATTR_ATTEMPTS, attempts)
-        if server_correlation_id:
-            span.set_attribute(ATTR_SERVER_CORRELATION_ID, server_correlation_id)
+        server_id = response.headers.get("x-correlation-id")
+        if server_id:
+            span.set_attribute(ATTR_SERVER_CORRELATION_ID, server_id)
 
     def _failed(self, exc: BaseException) -> None:
         span = self._span
@@ -172,20 +202,20 @@ class _NoSpan:
     ) -> None:
         return None
 
-    def succeeded(
-        self, *, status_code: int, attempts: int, server_correlation_id: str | None
-    ) -> None:
+    def succeeded(self, response: _Answer, attempts: int) -> None:
         return None
 
 
 NO_SPAN = _NoSpan()
+AnySpan = CallSpan | _NoSpan
 
 
 def call_span(
-    name: str, *, correlation_id: str, method: str, **attributes: Any
-) -> CallSpan | _NoSpan:
+    name: str, provider: Any, *, correlation_id: str, method: str, **attributes: Any
+) -> AnySpan:
     """A span for one call (enter it with ``with``); `NO_SPAN` without OpenTelemetry.
 
+    `provider` is the client's `tracer_provider` (None: the global one).
     `attributes` are ``tool``, ``action``, ``tools``, ``permissions``, ``job_id`` or
     ``run_async``: names and ids only (see the module docstring).
     """
@@ -196,7 +226,7 @@ def call_span(
     for key, value in attributes.items():
         if value is not None:
             attrs[_ATTRIBUTE_NAMES[key]] = value
-    span = otel.tracer().start_span(name, kind=otel.client_kind, attributes=attrs)
+    span = otel.tracer(provider).start_span(name, kind=otel.client_kind, attributes=attrs)
     return CallSpan(otel, span)
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx2
 
+from .._call_options import deadline_scope
 from .._client_base import ClientBase, ProxyPlan, _RetryLater
 from .._concurrency import Closing
 from .._constants import (
@@ -47,6 +48,7 @@ from .._responses import (
 )
 from .._retry import CallHistory
 from .._tokens import Credential, utc_now
+from .._tracing import call_span, note_retry
 from .._transport import closed_error
 from .._validation import check_callable, check_number
 from ._token_manager import TokenManager
@@ -73,8 +75,12 @@ class SyncGatewayClient(ClientBase):
     followed whatever it says), `read_only_actions` (more ``"tool:action"`` pairs that
     are safe to retry), `managed_token_ttl_minutes`, and the SDK's own pool:
     `max_connections`, `max_keepalive_connections` and `pool_timeout_ms` (the wait for a
-    free connection, apart from `timeout_ms`; it also bounds an `http_client`'s pool).
+    free connection, apart from `timeout_ms`; it also bounds an `http_client`'s pool),
+    `deadline_s` (bounds each whole call: every attempt, every wait between them, and a
+    token mint made for it; None, the default, for no bound) and `tracer_provider` (an
+    OpenTelemetry `TracerProvider` for this client's spans instead of the global one).
     Settings are checked at once: `GatewayConfigError` names the parameter.
+    `with_options()` gives a copy with other per-call settings that shares the pool.
 
     The client's own pool follows the event loop: one client can serve several
     `asyncio.run()` calls in a row. `close()` ends calls still in flight or waiting
@@ -99,6 +105,8 @@ class SyncGatewayClient(ClientBase):
         max_keepalive_connections: int | None = None,
         pool_timeout_ms: float = DEFAULT_POOL_TIMEOUT_MS,
         allow_insecure_http: bool = False,
+        deadline_s: float | None = None,
+        tracer_provider: Any = None,
     ) -> None:
         key, limits, ttl_minutes = self._configure(
             base_url, agent_id, agent_private_key_pem, default_intent, timeout_ms,
@@ -108,6 +116,7 @@ class SyncGatewayClient(ClientBase):
             managed_token_ttl_minutes=managed_token_ttl_minutes,
             max_connections=max_connections, max_keepalive_connections=max_keepalive_connections,
             pool_timeout_ms=pool_timeout_ms, allow_insecure_http=allow_insecure_http,
+            deadline_s=deadline_s, tracer_provider=tracer_provider,
         )  # fmt: skip
         self._tokens: TokenManager = TokenManager(self._mint_token, ttl_minutes)
         self._closing: Closing = Closing()
@@ -154,8 +163,11 @@ class SyncGatewayClient(ClientBase):
         """Close the connection pools (not an `http_client` passed in by the caller).
 
         Calls in flight or waiting to retry end with `GatewayError` (CLIENT_CLOSED), as
-        do later calls: a closed client cannot be reopened.
+        do later calls: a closed client cannot be reopened. On a `with_options` copy,
+        only later calls through that copy are refused: the pool stays open.
         """
+        if self._close_copy():
+            return
         self._closing.set()
         self._pools.close()
 
@@ -186,16 +198,22 @@ class SyncGatewayClient(ClientBase):
             self._agent_id, options.tools, options.permissions, options.ttl_minutes, utc_now()
         )
         correlation_id = generate_correlation_id()
-        response, attempts = self._send(
-            "POST",
-            "/api/generate-token",
-            body=encode_json(request),
-            correlation_id=correlation_id,
-            idempotent=True,
-        )
-        info = decode(
-            response, correlation_id, attempts, lambda body: token_info(body, request, options)
-        )
+        # A mint made for a call counts against that call's deadline (the earlier wins).
+        with deadline_scope(self._deadline_s), call_span(
+            "generate_token", self._tracer_provider, correlation_id=correlation_id,
+            method="POST", tools=options.tools, permissions=options.permissions,
+        ) as span:  # fmt: skip
+            response, attempts = self._send(
+                "POST",
+                "/api/generate-token",
+                body=encode_json(request),
+                correlation_id=correlation_id,
+                idempotent=True,
+            )
+            span.succeeded(response, attempts)
+            info = decode(
+                response, correlation_id, attempts, lambda body: token_info(body, request, options)
+            )
         self._remember(info)
         return info
 
@@ -252,8 +270,10 @@ class SyncGatewayClient(ClientBase):
             tool, action, params, agent_token, proof_payload_override, idempotency_key,
             correlation_id,
         )  # fmt: skip
-        response, attempts, credential = self._proxy_call(plan, agent_token, False)
-        body = decode(response, plan.correlation_id, attempts, as_is)
+        with deadline_scope(self._deadline_s), self._proxy_span(plan, False) as span:
+            response, attempts, credential = self._proxy_call(plan, agent_token, False)
+            span.succeeded(response, attempts)
+            body = decode(response, plan.correlation_id, attempts, as_is)
         return proxy_response(response, body, plan.correlation_id, attempts, credential)
 
     def proxy_async(
@@ -270,11 +290,13 @@ class SyncGatewayClient(ClientBase):
         plan = self._plan_proxy(
             tool, action, params, agent_token, None, idempotency_key, correlation_id
         )
-        response, attempts, credential = self._proxy_call(plan, agent_token, True)
-        body = decode(response, plan.correlation_id, attempts, as_is)
-        started = job_started(body)
-        if started is None:
-            raise jobs_unsupported(response, body, plan.correlation_id, attempts, credential)
+        with deadline_scope(self._deadline_s), self._proxy_span(plan, True) as span:
+            response, attempts, credential = self._proxy_call(plan, agent_token, True)
+            span.succeeded(response, attempts)
+            body = decode(response, plan.correlation_id, attempts, as_is)
+            started = job_started(body)
+            if started is None:
+                raise jobs_unsupported(response, body, plan.correlation_id, attempts, credential)
         return started
 
     def _proxy_call(
@@ -308,14 +330,19 @@ class SyncGatewayClient(ClientBase):
 
     def get_job(self, job_id: str) -> JobResponse:
         """The state of a background job."""
-        return self._get_job(job_path(job_id))
+        return self._get_job(job_path(job_id), job_id)
 
-    def _get_job(self, path: str) -> JobResponse:
+    def _get_job(self, path: str, job_id: str) -> JobResponse:
         correlation_id = generate_correlation_id()
-        response, attempts = self._send(
-            "GET", path, body=None, correlation_id=correlation_id, idempotent=True
-        )
-        return decode(response, correlation_id, attempts, JobResponse.from_body)
+        with deadline_scope(self._deadline_s), call_span(
+            "get_job", self._tracer_provider, correlation_id=correlation_id, method="GET",
+            job_id=job_id,
+        ) as span:  # fmt: skip
+            response, attempts = self._send(
+                "GET", path, body=None, correlation_id=correlation_id, idempotent=True
+            )
+            span.succeeded(response, attempts)
+            return decode(response, correlation_id, attempts, JobResponse.from_body)
 
     def wait_for_job(
         self,
@@ -341,7 +368,7 @@ class SyncGatewayClient(ClientBase):
         started = time.monotonic()
         deadline = started + timeout_s
         while True:
-            job = self._get_job(path)
+            job = self._get_job(path, job_id)
             if on_poll is not None:
                 on_poll(job, time.monotonic() - started)
             if job.finished:
@@ -365,14 +392,21 @@ class SyncGatewayClient(ClientBase):
         gateway without this route raises the `GatewayError` for its 404.
         """
         correlation_id = generate_correlation_id()
-        response, attempts = self._send(
-            "GET",
-            merged_policy_path(self._agent_id),
-            body=None,
-            correlation_id=correlation_id,
-            idempotent=True,
-        )
-        return decode(response, correlation_id, attempts, merged_spec)
+        with (
+            deadline_scope(self._deadline_s),
+            call_span(
+                "get_policy", self._tracer_provider, correlation_id=correlation_id, method="GET"
+            ) as span,
+        ):
+            response, attempts = self._send(
+                "GET",
+                merged_policy_path(self._agent_id),
+                body=None,
+                correlation_id=correlation_id,
+                idempotent=True,
+            )
+            span.succeeded(response, attempts)
+            return decode(response, correlation_id, attempts, merged_spec)
 
     # Transport
 
@@ -418,22 +452,27 @@ class SyncGatewayClient(ClientBase):
     def _attempt(self, call: PreparedCall, attempts: int, history: CallHistory) -> httpx2.Response:
         """One signed attempt: the success, or `_RetryLater`, or the error to raise."""
         self._check_open()  # no attempt starts after close()
+        timeout = self._attempt_timeout(call, attempts)  # clipped to the deadline, if any
+        if attempts > 1:
+            note_retry(attempts)
         headers = self._signed_headers(call)
         started = time.perf_counter()
         try:
-            response = self._send_attempt(call, headers)
+            response = self._send_attempt(call, headers, timeout)
         except Exception as exc:
             self._failed(exc, call, attempts, history, started)
         return self._answered(response, call, attempts, history, started)
 
-    def _send_attempt(self, call: PreparedCall, headers: dict[str, str]) -> httpx2.Response:
+    def _send_attempt(
+        self, call: PreparedCall, headers: dict[str, str], timeout: httpx2.Timeout
+    ) -> httpx2.Response:
         """Send one attempt as signed, over the pool of the running event loop."""
         return self._pools.client().request(
             call.method,
             call.url,
             content=call.body,
             headers=headers,
-            timeout=self._timeout,
+            timeout=timeout,
             follow_redirects=False,  # whatever a caller's client says: see _transport
         )
 
