@@ -59,33 +59,44 @@ __all__ = [
     "__version__",
 ]
 
-# Tracebacks and help() show the public path (runrgateway.GatewayError), as httpx does.
+
+def _public(value: Any) -> Any:
+    """Report `value` as `runrgateway.<name>`: tracebacks, reprs and help() show the public
+    path (runrgateway.GatewayError), as httpx does, and pickle finds it there."""
+    if isinstance(value, type) or callable(value):
+        value.__module__ = __name__
+    return value
+
+
+# The names loaded here now; the lazy ones (`_LAZY`) get the same on first use.
 for _name in __all__:
-    _value = globals().get(_name)
-    if isinstance(_value, type) or callable(_value):
-        _value.__module__ = __name__
-del _name, _value
+    if _name in globals():
+        _public(globals()[_name])
+del _name
 
 
 _setup_logging()  # RUNRGATEWAY_LOG=debug|info: the SDK's logs on stderr, no code needed
 del _setup_logging
 
 
+# Loaded on first use, not at import: a program needs one twin, and the key class
+# pulls in cryptography. name -> the module that defines it.
+_LAZY = {
+    "GatewayClient": "._async._client",
+    "SyncGatewayClient": "._sync._client",
+    "AgentKey": "._keys",
+}
+
+
 def __getattr__(name: str) -> Any:
-    """Load each client (and the key class) on first use: a program needs one twin."""
-    if name == "GatewayClient":
-        from ._async._client import GatewayClient
+    """Load each client (and the key class) on first use, under its public path."""
+    if name not in _LAZY:
+        raise AttributeError(f"module 'runrgateway' has no attribute {name!r}")
+    from importlib import import_module
 
-        return GatewayClient
-    if name == "SyncGatewayClient":
-        from ._sync._client import SyncGatewayClient
-
-        return SyncGatewayClient
-    if name == "AgentKey":
-        from ._keys import AgentKey
-
-        return AgentKey
-    raise AttributeError(f"module 'runrgateway' has no attribute {name!r}")
+    value = _public(getattr(import_module(_LAZY[name], __name__), name))
+    globals()[name] = value  # found directly from now on; __getattr__ is not asked again
+    return value
 
 
 def __dir__() -> list[str]:

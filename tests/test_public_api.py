@@ -81,3 +81,35 @@ def test_errors_show_their_public_path_and_pickle() -> None:
         429,
         "c1",
     )
+
+
+def test_every_public_name_reports_the_public_module() -> None:
+    """Each class and function in `__all__`, the lazily loaded clients and key class
+    included, is `runrgateway.<name>`: in a fresh interpreter, whether the public name
+    is reached first or its private module was imported before it."""
+    code = (
+        "import importlib, runrgateway\n"
+        "import runrgateway._sync._client  # a private path first: still reported public\n"
+        "for name in runrgateway.__all__:\n"
+        "    value = getattr(runrgateway, name)\n"
+        "    if isinstance(value, type) or callable(value):\n"
+        "        print(name, value.__module__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    reported = dict(line.split() for line in out.stdout.splitlines())
+    expected = {n for n in runrgateway.__all__ if n != "__version__"}
+    assert set(reported) == expected  # every public name is a class or a function
+    assert {n: m for n, m in reported.items() if m != "runrgateway"} == {}
+    for name in ("GatewayClient", "SyncGatewayClient", "AgentKey"):
+        assert getattr(runrgateway, name).__module__ == "runrgateway"
+
+
+def test_lazy_names_load_once_and_pickle_by_their_public_path() -> None:
+    import pickle
+
+    assert runrgateway.AgentKey is runrgateway.AgentKey
+    assert "AgentKey" in vars(runrgateway)  # cached: __getattr__ is not asked again
+    assert (
+        pickle.loads(pickle.dumps(runrgateway.SyncGatewayClient)) is runrgateway.SyncGatewayClient
+    )
+    assert "GatewayClient" in dir(runrgateway)

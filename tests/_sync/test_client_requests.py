@@ -399,7 +399,8 @@ def test_wait_for_job_reports_each_poll_and_backs_off(
 ) -> None:
     import sys
 
-    monkeypatch.setattr(sys.modules[type(client).__module__], "JOB_POLL_CAP_S", 0.12)
+    # The module that defines wait_for_job (the class itself reports `runrgateway`).
+    monkeypatch.setattr(sys.modules[type(client).wait_for_job.__module__], "JOB_POLL_CAP_S", 0.12)
     states = ["queued", "running", "running", "running", "running", "done"]
     router.get("/api/jobs/j").mock(
         side_effect=[httpx2.Response(200, json={"job_id": "j", "status": s}) for s in states]
