@@ -7,10 +7,13 @@ the same methods.
 from typing import TYPE_CHECKING, Any
 
 from ._errors import (
+    ErrorCode,
     GatewayAuthError,
     GatewayConfigError,
+    GatewayConflictError,
     GatewayError,
     GatewayNetworkError,
+    GatewayNotFoundError,
     GatewayPolicyError,
     GatewayRateLimitError,
     GatewayTimeoutError,
@@ -41,10 +44,13 @@ __all__ = [
     "TokenInfo",
     "TokenOptions",
     # errors
+    "ErrorCode",
     "GatewayAuthError",
     "GatewayConfigError",
+    "GatewayConflictError",
     "GatewayError",
     "GatewayNetworkError",
+    "GatewayNotFoundError",
     "GatewayPolicyError",
     "GatewayRateLimitError",
     "GatewayTimeoutError",

@@ -31,7 +31,8 @@ TOKEN_CLOCK_SKEW_S = 60.0
 MIN_TTL_MINUTES = 1
 MAX_TTL_MINUTES = 1440
 
-# Signed requests stay valid this long after `created`.
+# Signed requests stay valid this long after `created` (the signer's `expires`, and the
+# verifier's default maximum age).
 SIGNATURE_VALIDITY_S = 300
 
 # tool:action pairs that only read; safe to retry, and a managed token needs only "read".

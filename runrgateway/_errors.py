@@ -4,36 +4,65 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from enum import Enum
 from typing import Any
 
 from ._answers import describe_foreign, json_object_or_none
+from ._constants import HEADER_CORRELATION_ID
 from ._masking import mask_sensitive, mask_text
 
-# Codes a gateway may put in an error body (wire.md Part B), also set by the client.
-VALIDATION_FAILED = "VALIDATION_FAILED"
-POLICY_DENIED = "POLICY_DENIED"
-TOKEN_EXPIRED = "TOKEN_EXPIRED"
-TOKEN_INVALID = "TOKEN_INVALID"
-TOKEN_REVOKED = "TOKEN_REVOKED"
-SIGNATURE_INVALID = "SIGNATURE_INVALID"
-AGENT_NOT_FOUND = "AGENT_NOT_FOUND"
-RATE_LIMITED = "RATE_LIMITED"
-UPSTREAM_FAILED = "UPSTREAM_FAILED"
-IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
-NOT_FOUND = "NOT_FOUND"
-INTERNAL = "INTERNAL"
-# Codes only the client uses.
-CONFIG_INVALID = "CONFIG_INVALID"
-NETWORK_ERROR = "NETWORK_ERROR"
-TIMEOUT = "TIMEOUT"
-AUTH_FAILED = "AUTH_FAILED"
-JOBS_UNSUPPORTED = "JOBS_UNSUPPORTED"
-BAD_RESPONSE = "BAD_RESPONSE"
-CLIENT_CLOSED = "CLIENT_CLOSED"
-REDIRECT_REFUSED = "REDIRECT_REFUSED"
-POOL_FULL = "POOL_FULL"
-HTTP_CLIENT_UNUSABLE = "HTTP_CLIENT_UNUSABLE"
-GATEWAY_ERROR = "GATEWAY_ERROR"
+
+class ErrorCode(str, Enum):
+    """Every code the SDK puts on `GatewayError.code`: ``exc.code == ErrorCode.POLICY_DENIED``.
+
+    A `str`, so a code also compares equal to its text (``exc.code == "POLICY_DENIED"``)
+    and serialises as it. This is the codes' one home: the client, the CLI, the MCP
+    server and the embedded gateway all take them from here.
+    """
+
+    # Codes a gateway may put in an error body (wire.md Part B); the client also sets
+    # them when it classifies an answer that has no code.
+    VALIDATION_FAILED = "VALIDATION_FAILED"
+    POLICY_DENIED = "POLICY_DENIED"
+    TOKEN_EXPIRED = "TOKEN_EXPIRED"
+    TOKEN_INVALID = "TOKEN_INVALID"
+    TOKEN_REVOKED = "TOKEN_REVOKED"
+    SIGNATURE_INVALID = "SIGNATURE_INVALID"
+    AGENT_NOT_FOUND = "AGENT_NOT_FOUND"
+    RATE_LIMITED = "RATE_LIMITED"
+    UPSTREAM_FAILED = "UPSTREAM_FAILED"
+    IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
+    NOT_FOUND = "NOT_FOUND"
+    INTERNAL = "INTERNAL"
+    # Codes only the client sets.
+    CONFIG_INVALID = "CONFIG_INVALID"
+    NETWORK_ERROR = "NETWORK_ERROR"
+    TIMEOUT = "TIMEOUT"
+    AUTH_FAILED = "AUTH_FAILED"
+    JOBS_UNSUPPORTED = "JOBS_UNSUPPORTED"
+    BAD_RESPONSE = "BAD_RESPONSE"
+    CLIENT_CLOSED = "CLIENT_CLOSED"
+    REDIRECT_REFUSED = "REDIRECT_REFUSED"
+    POOL_FULL = "POOL_FULL"
+    HTTP_CLIENT_UNUSABLE = "HTTP_CLIENT_UNUSABLE"
+    GATEWAY_ERROR = "GATEWAY_ERROR"
+
+    def __str__(self) -> str:  # the code itself in messages and f-strings, on every Python
+        return self.value
+
+
+def as_code(code: str) -> ErrorCode | str:
+    """`code` as an `ErrorCode` when it is one; another gateway's own code stays a `str`."""
+    try:
+        return ErrorCode(code)
+    except ValueError:
+        return code
+
+
+# Transitional names for the client modules until they import ErrorCode themselves.
+BAD_RESPONSE = ErrorCode.BAD_RESPONSE
+IDEMPOTENCY_CONFLICT = ErrorCode.IDEMPOTENCY_CONFLICT
+JOBS_UNSUPPORTED = ErrorCode.JOBS_UNSUPPORTED
 
 _TEXT_SNIPPET = 200
 
@@ -41,7 +70,7 @@ _TEXT_SNIPPET = 200
 class GatewayError(Exception):
     """Base of every error the SDK raises."""
 
-    default_code = GATEWAY_ERROR
+    default_code: ErrorCode = ErrorCode.GATEWAY_ERROR
 
     def __init__(
         self,
@@ -58,7 +87,8 @@ class GatewayError(Exception):
         super().__init__(message)
         self.message = message
         self.status_code = status_code
-        self.code = code or self.default_code
+        self.code: ErrorCode | str = as_code(code) if code else self.default_code
+        """What went wrong, as an `ErrorCode` (a gateway's unknown code stays a `str`)."""
         self.correlation_id = correlation_id
         self.server_correlation_id = server_correlation_id
         self.reason = reason
@@ -81,44 +111,44 @@ class GatewayError(Exception):
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(message={self.message!r}, status_code={self.status_code!r}, "
-            f"code={self.code!r}, correlation_id={self.correlation_id!r})"
+            f"code={str(self.code)!r}, correlation_id={self.correlation_id!r})"
         )
 
 
 class GatewayConfigError(GatewayError, ValueError):
     """A constructor setting is wrong."""
 
-    default_code = CONFIG_INVALID
+    default_code = ErrorCode.CONFIG_INVALID
 
 
 class GatewayValidationError(GatewayError, ValueError):
     """Call arguments are wrong (client side), or the gateway rejected the parameters."""
 
-    default_code = VALIDATION_FAILED
+    default_code = ErrorCode.VALIDATION_FAILED
 
 
 class GatewayAuthError(GatewayError):
     """The gateway did not accept who is asking."""
 
-    default_code = AUTH_FAILED
+    default_code = ErrorCode.AUTH_FAILED
 
 
 class GatewayTokenError(GatewayAuthError):
     """The agent token is expired, revoked, malformed, unverifiable or too old."""
 
-    default_code = TOKEN_INVALID
+    default_code = ErrorCode.TOKEN_INVALID
 
 
 class GatewayPolicyError(GatewayError):
     """A policy (scope, intent, guard) denied the call."""
 
-    default_code = POLICY_DENIED
+    default_code = ErrorCode.POLICY_DENIED
 
 
 class GatewayRateLimitError(GatewayError):
     """Too many requests; `retry_after` is the wait the gateway asked for, in seconds."""
 
-    default_code = RATE_LIMITED
+    default_code = ErrorCode.RATE_LIMITED
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
@@ -132,38 +162,52 @@ class GatewayRateLimitError(GatewayError):
 class GatewayUpstreamError(GatewayError):
     """The gateway or the outside API behind it failed."""
 
-    default_code = UPSTREAM_FAILED
+    default_code = ErrorCode.UPSTREAM_FAILED
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.retry_after = retry_after
 
 
+class GatewayConflictError(GatewayError):
+    """The idempotency key was already used: with another request (422), or the first
+    call with it is still running (409). The call did not run again."""
+
+    default_code = ErrorCode.IDEMPOTENCY_CONFLICT
+
+
+class GatewayNotFoundError(GatewayError):
+    """What the call names does not exist: an unknown job id, token id or route (404).
+    An unknown agent is a `GatewayAuthError` (``AGENT_NOT_FOUND``)."""
+
+    default_code = ErrorCode.NOT_FOUND
+
+
 class GatewayNetworkError(GatewayError):
     """No usable answer: connection refused or reset, DNS failure, protocol error."""
 
-    default_code = NETWORK_ERROR
+    default_code = ErrorCode.NETWORK_ERROR
 
 
 class GatewayTimeoutError(GatewayNetworkError):
     """An attempt timed out, or `wait_for_job` ran out of time."""
 
-    default_code = TIMEOUT
+    default_code = ErrorCode.TIMEOUT
 
 
 _CODE_CLASSES: dict[str, type[GatewayError]] = {
-    VALIDATION_FAILED: GatewayValidationError,
-    POLICY_DENIED: GatewayPolicyError,
-    TOKEN_EXPIRED: GatewayTokenError,
-    TOKEN_INVALID: GatewayTokenError,
-    TOKEN_REVOKED: GatewayTokenError,
-    SIGNATURE_INVALID: GatewayAuthError,
-    AGENT_NOT_FOUND: GatewayAuthError,
-    RATE_LIMITED: GatewayRateLimitError,
-    UPSTREAM_FAILED: GatewayUpstreamError,
-    IDEMPOTENCY_CONFLICT: GatewayError,
-    NOT_FOUND: GatewayError,
-    INTERNAL: GatewayError,
+    ErrorCode.VALIDATION_FAILED: GatewayValidationError,
+    ErrorCode.POLICY_DENIED: GatewayPolicyError,
+    ErrorCode.TOKEN_EXPIRED: GatewayTokenError,
+    ErrorCode.TOKEN_INVALID: GatewayTokenError,
+    ErrorCode.TOKEN_REVOKED: GatewayTokenError,
+    ErrorCode.SIGNATURE_INVALID: GatewayAuthError,
+    ErrorCode.AGENT_NOT_FOUND: GatewayAuthError,
+    ErrorCode.RATE_LIMITED: GatewayRateLimitError,
+    ErrorCode.UPSTREAM_FAILED: GatewayUpstreamError,
+    ErrorCode.IDEMPOTENCY_CONFLICT: GatewayConflictError,
+    ErrorCode.NOT_FOUND: GatewayNotFoundError,
+    ErrorCode.INTERNAL: GatewayError,
 }
 
 _TOKEN_PHRASES = (
@@ -182,11 +226,11 @@ def token_code_for(text: str) -> str | None:
     """The token error code a gateway message means, or None when it is not about the token."""
     lowered = text.lower()
     if "token expired" in lowered:
-        return TOKEN_EXPIRED
+        return ErrorCode.TOKEN_EXPIRED
     if "revoked" in lowered and "token" in lowered:
-        return TOKEN_REVOKED
+        return ErrorCode.TOKEN_REVOKED
     if any(phrase in lowered for phrase in _TOKEN_PHRASES):
-        return TOKEN_INVALID
+        return ErrorCode.TOKEN_INVALID
     return None
 
 
@@ -233,33 +277,37 @@ def _class_for(
     everything = text.lower() if body is None else _as_text(body).lower()
     headline = _as_text(body.get("error")).lower() if body else ""
     if body and body.get("reason") and status_code in (400, 403):
-        return GatewayPolicyError, POLICY_DENIED
+        return GatewayPolicyError, ErrorCode.POLICY_DENIED
     if status_code == 429:
-        return GatewayRateLimitError, RATE_LIMITED
+        return GatewayRateLimitError, ErrorCode.RATE_LIMITED
     if status_code in (502, 503, 504) or "external api" in everything:
-        return GatewayUpstreamError, UPSTREAM_FAILED
+        return GatewayUpstreamError, ErrorCode.UPSTREAM_FAILED
     if status_code in (401, 403):
         token_code = token_code_for(headline or everything)
         if token_code:
             return GatewayTokenError, token_code
         if "policy" in headline:
-            return GatewayPolicyError, POLICY_DENIED
+            return GatewayPolicyError, ErrorCode.POLICY_DENIED
         if "agent" in headline:
-            return GatewayAuthError, AGENT_NOT_FOUND
+            return GatewayAuthError, ErrorCode.AGENT_NOT_FOUND
         return GatewayAuthError, None
     if status_code == 400:
         token_code = token_code_for(headline)
         if token_code:
             return GatewayTokenError, token_code
         if any(word in headline for word in _POLICY_PHRASES):
-            return GatewayPolicyError, POLICY_DENIED
-        return GatewayValidationError, VALIDATION_FAILED
-    if status_code == 404 and "agent" in headline:
-        return GatewayAuthError, AGENT_NOT_FOUND
-    if status_code == 422 or status_code == 409:
-        return GatewayError, IDEMPOTENCY_CONFLICT if "idempot" in everything else None
+            return GatewayPolicyError, ErrorCode.POLICY_DENIED
+        return GatewayValidationError, ErrorCode.VALIDATION_FAILED
+    if status_code == 404:
+        if "agent" in headline:
+            return GatewayAuthError, ErrorCode.AGENT_NOT_FOUND
+        return GatewayNotFoundError, ErrorCode.NOT_FOUND
+    if status_code in (409, 422):
+        if "idempot" in everything:
+            return GatewayConflictError, ErrorCode.IDEMPOTENCY_CONFLICT
+        return GatewayError, None
     if status_code == 408:
-        return GatewayTimeoutError, TIMEOUT
+        return GatewayTimeoutError, ErrorCode.TIMEOUT
     return GatewayError, None
 
 
@@ -289,7 +337,7 @@ def error_from_response(
         "status_code": status_code,
         "code": code,
         "correlation_id": correlation_id,
-        "server_correlation_id": headers.get("x-correlation-id"),
+        "server_correlation_id": headers.get(HEADER_CORRELATION_ID),
         "reason": _as_text(body.get("reason")) or None if body else None,
         "details": body if body is not None else text or None,
         "attempts": attempts,

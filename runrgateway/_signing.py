@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TypeAlias
 from urllib.parse import urlsplit
 
+from ._constants import HEADER_CORRELATION_ID, SIGNATURE_VALIDITY_S
 from ._errors import GatewayConfigError
 from ._keys import PUBLIC_KEY_TYPES, AgentKey, PublicKey, key_alg, verify_raw
 from ._sfv import (
@@ -39,7 +40,6 @@ from ._sfv import (
 __all__ = [
     "COVERED_WHEN_SENT",
     "COVERED_WITH_BODY",
-    "DEFAULT_VALIDITY_S",
     "MAX_NONCE_LENGTH",
     "NonceStore",
     "NonceStoreFull",
@@ -50,8 +50,6 @@ __all__ = [
     "serialize_signature_params",
     "signature_base",
 ]
-
-DEFAULT_VALIDITY_S = 300
 
 KeySource: TypeAlias = PublicKey | Callable[[str], PublicKey | Iterable[PublicKey] | None]
 
@@ -167,7 +165,7 @@ class RequestSigner:
         key: AgentKey,
         keyid: str,
         *,
-        validity_s: int = DEFAULT_VALIDITY_S,
+        validity_s: int = SIGNATURE_VALIDITY_S,
         label: str = "sig1",
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -202,7 +200,7 @@ class RequestSigner:
         `content-digest` and `content-type` (with a body), `x-correlation-id`, and each of
         `COVERED_WHEN_SENT` that `headers` carries.
         """
-        correlation_id = _header(headers, "x-correlation-id")
+        correlation_id = _header(headers, HEADER_CORRELATION_ID)
         if correlation_id is None:
             raise ValueError("the request has no X-Correlation-Id header to sign")
         correlation_id = _clean_value(correlation_id, "X-Correlation-Id")
@@ -220,7 +218,7 @@ class RequestSigner:
             added["Content-Digest"] = digest
             components.append(("content-digest", digest))
             _append_sent(components, headers, COVERED_WITH_BODY)
-        components.append(("x-correlation-id", correlation_id))
+        components.append((HEADER_CORRELATION_ID, correlation_id))
         _append_sent(components, headers, COVERED_WHEN_SENT)
         created = int(self._clock())
         names = " ".join(f'"{name}"' for name, _ in components)
@@ -473,9 +471,9 @@ class SignatureVerifier:
             "@method",
             "@authority",
             "@path",
-            "x-correlation-id",
+            HEADER_CORRELATION_ID,
         ),
-        max_age_s: float = DEFAULT_VALIDITY_S,
+        max_age_s: float = SIGNATURE_VALIDITY_S,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.max_skew_s = max_skew_s

@@ -12,7 +12,7 @@ from typing import Any
 
 from . import _json
 from ._constants import MAX_TOKEN_AGE_S, TOKEN_CLOCK_SKEW_S
-from ._errors import TOKEN_EXPIRED, TOKEN_INVALID, GatewayPolicyError, GatewayTokenError
+from ._errors import ErrorCode, GatewayPolicyError, GatewayTokenError
 
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 
@@ -181,7 +181,7 @@ def check_caller_token(
     if left is not None and left <= 0:
         raise GatewayTokenError(
             "Agent token has expired; mint a new one with get_token()",
-            code=TOKEN_EXPIRED,
+            code=ErrorCode.TOKEN_EXPIRED,
             details={"problem": "expired"},
         )
     age = claims.age_s(now)
@@ -213,7 +213,7 @@ def _check_time_fields(claims: TokenClaims) -> None:
 
 def _refused(problem: str, message: str) -> GatewayTokenError:
     return GatewayTokenError(
-        f"{message}; nothing was sent", code=TOKEN_INVALID, details={"problem": problem}
+        f"{message}; nothing was sent", code=ErrorCode.TOKEN_INVALID, details={"problem": problem}
     )
 
 

@@ -12,16 +12,12 @@ from typing import Any
 
 import httpx2
 
-from ._constants import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_KEEPALIVE_CONNECTIONS
-from ._errors import (
-    CLIENT_CLOSED,
-    HTTP_CLIENT_UNUSABLE,
-    POOL_FULL,
-    REDIRECT_REFUSED,
-    GatewayConfigError,
-    GatewayError,
-    GatewayTimeoutError,
+from ._constants import (
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_KEEPALIVE_CONNECTIONS,
+    HEADER_CORRELATION_ID,
 )
+from ._errors import ErrorCode, GatewayConfigError, GatewayError, GatewayTimeoutError
 
 # What each twin takes, and where to send a user who passed the other kind.
 _OTHER_KIND = {
@@ -113,10 +109,10 @@ def redirect_error(
         f"the gateway answered {response.status_code}, a redirect {where}; runrgateway never "
         "follows redirects (the signed request carries the agent's token): set base_url to "
         "the gateway's final address",
-        code=REDIRECT_REFUSED,
+        code=ErrorCode.REDIRECT_REFUSED,
         status_code=response.status_code,
         correlation_id=correlation_id,
-        server_correlation_id=response.headers.get("x-correlation-id"),
+        server_correlation_id=response.headers.get(HEADER_CORRELATION_ID),
         attempts=attempts,
     )
 
@@ -137,7 +133,7 @@ def pool_full_error(
     return GatewayTimeoutError(
         f"the connection pool was full: no connection came free within pool_timeout_ms="
         f"{pool_timeout_s * 1000:g} ({sized}); nothing was sent; {advice}",
-        code=POOL_FULL,
+        code=ErrorCode.POOL_FULL,
         correlation_id=correlation_id,
         attempts=attempts,
     )
@@ -156,7 +152,7 @@ def unusable_client_error(exc: Exception, correlation_id: str, attempts: int) ->
         )
     return GatewayError(
         f"the http_client you passed could not send ({type(exc).__name__}: {text}): {why}",
-        code=HTTP_CLIENT_UNUSABLE,
+        code=ErrorCode.HTTP_CLIENT_UNUSABLE,
         correlation_id=correlation_id,
         attempts=attempts,
     )
@@ -174,5 +170,5 @@ def closed_error(
             "on it (send it again from a new client with the same idempotency key)"
         )
     return GatewayError(
-        message, code=CLIENT_CLOSED, correlation_id=correlation_id, attempts=attempts
+        message, code=ErrorCode.CLIENT_CLOSED, correlation_id=correlation_id, attempts=attempts
     )

@@ -15,8 +15,7 @@ from typing import Any
 import pytest
 
 import runrgateway.cli as cli
-from runrgateway import GatewayClient, SyncGatewayClient, __version__
-from runrgateway._errors import JOBS_UNSUPPORTED, GatewayError
+from runrgateway import ErrorCode, GatewayClient, GatewayError, SyncGatewayClient, __version__
 from runrgateway._keys import AgentKey
 from runrgateway.testing import get_gateway, remove_gateway
 from tests.examples_support import Served, run_cli, secrets_absent, start_serve
@@ -104,7 +103,7 @@ def test_demo_skips_the_job_when_the_gateway_has_no_jobs(
     """The real gateway ignores `async`: the client raises JOBS_UNSUPPORTED; the demo goes on."""
 
     async def no_jobs(self: GatewayClient, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        raise GatewayError("The gateway does not support jobs", code=JOBS_UNSUPPORTED)
+        raise GatewayError("The gateway does not support jobs", code=ErrorCode.JOBS_UNSUPPORTED)
 
     monkeypatch.setattr(GatewayClient, "proxy_async", no_jobs)
     out, err = io.StringIO(), io.StringIO()
@@ -309,10 +308,11 @@ def test_job_wait_shows_progress_on_a_terminal() -> None:
     assert f"\rrunrgateway job: {job_id} done" in progress and progress.endswith("\n")
 
 
-def test_unknown_job_is_a_gateway_error() -> None:
+def test_unknown_job_is_a_not_found_error() -> None:
     done = run_cli("job", "job_does_not_exist")
     assert done.returncode == 1
-    assert done.stderr.count("error: GatewayError") == 1 and "status: 404" in done.stderr
+    assert done.stderr.count("error: GatewayNotFoundError") == 1 and "status: 404" in done.stderr
+    assert "code: NOT_FOUND" in done.stderr
 
 
 # ----------------------------------------------------------------------- bad usage

@@ -12,7 +12,7 @@ from typing import Any, TextIO
 from .._async._client import GatewayClient
 from .._environment import EnvironmentSettings as Settings
 from .._errors import (
-    JOBS_UNSUPPORTED,
+    ErrorCode,
     GatewayError,
     GatewayUpstreamError,
 )
@@ -98,7 +98,7 @@ async def _demo(settings: Settings, out: TextIO) -> int:
                 "gmail_send", "send", email, idempotency_key=generate_idempotency_key()
             )
         except GatewayError as exc:
-            if exc.code != JOBS_UNSUPPORTED:
+            if exc.code != ErrorCode.JOBS_UNSUPPORTED:
                 raise
             say("   this gateway does not run jobs: it sent the email at once")
             if exc.response is not None:  # the answer it gave instead of a job id

@@ -18,6 +18,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError as SchemaViolation
 
 from .._errors import (
+    ErrorCode,
     GatewayAuthError,
     GatewayError,
     GatewayNetworkError,
@@ -129,7 +130,7 @@ def invalid(spec: ToolSpec, problem: InvalidArguments) -> Outcome:
     """Arguments refused before anything was sent."""
     return _error(
         f"Invalid arguments for {spec.name}: {problem}. Nothing was sent; fix them and call again.",
-        {"type": "InvalidArguments", "code": "VALIDATION_FAILED", "message": str(problem)},
+        {"type": "InvalidArguments", "code": ErrorCode.VALIDATION_FAILED, "message": str(problem)},
     )
 
 

@@ -22,7 +22,7 @@ from mcp.server.stdio import stdio_server
 
 from .._async._client import GatewayClient
 from .._constants import LOGGER_NAME
-from .._errors import NOT_FOUND, GatewayError
+from .._errors import ErrorCode, GatewayError
 from .._masking import mask_text
 from .._version import __version__
 from ._calls import InvalidArguments, Outcome, failure, invalid, prepare, success
@@ -73,7 +73,7 @@ class GatewayTools:
         try:
             policy = await self._client.get_policy()
         except GatewayError as exc:
-            level = logging.INFO if exc.code == NOT_FOUND else logging.WARNING
+            level = logging.INFO if exc.code == ErrorCode.NOT_FOUND else logging.WARNING
             logger.log(
                 level,
                 "the gateway did not say which tools agent %s may use (%s: %s): listing every "
@@ -112,7 +112,9 @@ class GatewayTools:
         if name not in listed:
             available = ", ".join(listed) or "none"
             text = f"Unknown tool {name!r}: this server offers {available}."
-            return _result(Outcome(text, {"error": {"code": NOT_FOUND, "message": text}}, True))
+            return _result(
+                Outcome(text, {"error": {"code": ErrorCode.NOT_FOUND, "message": text}}, True)
+            )
         spec, schema = listed[name]
         started = time.perf_counter()
         outcome = await self._outcome(spec, arguments, schema)
@@ -141,7 +143,7 @@ class GatewayTools:
             # the traceback (SDK errors and their chains hold no secrets, by contract).
             logger.exception("%s: unexpected error", spec.name)
             text = f"{spec.scope} failed inside the MCP server (see its log); nothing to fix."
-            return Outcome(text, {"error": {"code": "INTERNAL", "message": text}}, True)
+            return Outcome(text, {"error": {"code": ErrorCode.INTERNAL, "message": text}}, True)
         return success(spec, answer, self._secrets)
 
     def _masked(self, text: str) -> str:

@@ -13,15 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._errors import (
-    IDEMPOTENCY_CONFLICT,
-    INTERNAL,
-    NOT_FOUND,
-    RATE_LIMITED,
-    SIGNATURE_INVALID,
-    UPSTREAM_FAILED,
-    VALIDATION_FAILED,
-)
+from .._errors import ErrorCode
 from ._messages import GatewayResponse, json_response, route_of
 
 _REASONS = {
@@ -180,17 +172,17 @@ class FaultPlan:
 
 
 _CODES = {
-    400: VALIDATION_FAILED,
-    401: SIGNATURE_INVALID,
-    404: NOT_FOUND,
-    409: IDEMPOTENCY_CONFLICT,
-    422: IDEMPOTENCY_CONFLICT,
-    429: RATE_LIMITED,
-    502: UPSTREAM_FAILED,
-    503: UPSTREAM_FAILED,
-    504: UPSTREAM_FAILED,
+    400: ErrorCode.VALIDATION_FAILED,
+    401: ErrorCode.SIGNATURE_INVALID,
+    404: ErrorCode.NOT_FOUND,
+    409: ErrorCode.IDEMPOTENCY_CONFLICT,
+    422: ErrorCode.IDEMPOTENCY_CONFLICT,
+    429: ErrorCode.RATE_LIMITED,
+    502: ErrorCode.UPSTREAM_FAILED,
+    503: ErrorCode.UPSTREAM_FAILED,
+    504: ErrorCode.UPSTREAM_FAILED,
 }
 
 
 def _code_for(status: int) -> str:
-    return _CODES.get(status, INTERNAL)
+    return _CODES.get(status, ErrorCode.INTERNAL)

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from .._constants import HEADER_IDEMPOTENCY_KEY
-from .._errors import RATE_LIMITED, SIGNATURE_INVALID, VALIDATION_FAILED
+from .._constants import HEADER_CORRELATION_ID, HEADER_IDEMPOTENCY_KEY
+from .._errors import ErrorCode
 from ._agents import DEFAULT_ROLE, Agent, AgentRegistry, generate_rsa_key_pair
 from ._breaker import DEFAULT_FAILURES, DEFAULT_OPEN_S, CircuitBreakers
 from ._faults import FaultPlan
@@ -271,7 +271,7 @@ class EmbeddedGateway:
         correlation_id = new_correlation_id(time.time())
         claimed = claimed_agent_id(fields.get("agent_token"))
         answer = self._signed(request, claimed) or handle_proxy_request(self._state, request, body)
-        answer.headers["x-correlation-id"] = correlation_id
+        answer.headers[HEADER_CORRELATION_ID] = correlation_id
         return answer
 
     def _signed(self, request: GatewayRequest, agent_id: str | None) -> GatewayResponse | None:
@@ -281,11 +281,13 @@ class EmbeddedGateway:
         try:
             self._state.signatures.check(request, agent_id)
         except SignatureRejected:
-            return error_response(401, "Invalid request signature", SIGNATURE_INVALID)
+            return error_response(401, "Invalid request signature", ErrorCode.SIGNATURE_INVALID)
         except SignatureDeferred as exc:
             wait = str(max(1, math.ceil(exc.retry_after_s)))
             message = "Too many signed requests in the last minutes; retry later"
-            return error_response(503, message, RATE_LIMITED, headers={"retry-after": wait})
+            return error_response(
+                503, message, ErrorCode.RATE_LIMITED, headers={"retry-after": wait}
+            )
         return None
 
     # ------------------------------------------------------------ test helpers
@@ -458,7 +460,9 @@ class EmbeddedGateway:
             json=_json_or_none(request.body),
             status=None if response is None else response.status,
             time=self.clock(),
-            correlation_id=None if response is None else response.headers.get("x-correlation-id"),
+            correlation_id=None
+            if response is None
+            else response.headers.get(HEADER_CORRELATION_ID),
             dropped=dropped,
         )
         with self._log_lock:
@@ -480,12 +484,14 @@ def _parse_body(request: GatewayRequest) -> tuple[Any, GatewayResponse | None]:
     if not request.body:
         if is_json:
             message = "Body cannot be empty when content-type is set to 'application/json'"
-            return None, framework_error(400, "Bad Request", message, VALIDATION_FAILED)
+            return None, framework_error(400, "Bad Request", message, ErrorCode.VALIDATION_FAILED)
         return None, None
     if content_type and not is_json:
         message = f"Unsupported Media Type: {content_type}"
-        return None, framework_error(415, "Unsupported Media Type", message, VALIDATION_FAILED)
+        return None, framework_error(
+            415, "Unsupported Media Type", message, ErrorCode.VALIDATION_FAILED
+        )
     try:
         return json.loads(request.body.decode("utf-8")), None
     except (UnicodeDecodeError, ValueError) as exc:
-        return None, framework_error(400, "Bad Request", str(exc), VALIDATION_FAILED)
+        return None, framework_error(400, "Bad Request", str(exc), ErrorCode.VALIDATION_FAILED)

@@ -15,6 +15,7 @@ import time
 
 import httpx2
 
+from .._constants import HEADER_CORRELATION_ID
 from ._agents import normalise_public_key
 from ._gateway import EmbeddedGateway
 from ._messages import GatewayOutcome, GatewayRequest, GatewayResponse
@@ -170,6 +171,6 @@ def _log(request: httpx2.Request, response: GatewayResponse, started: float) -> 
             request.method,
             request.url.path,
             response.status,
-            response.headers.get("x-correlation-id", "-"),
+            response.headers.get(HEADER_CORRELATION_ID, "-"),
             (time.perf_counter() - started) * 1000,
         )

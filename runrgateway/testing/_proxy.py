@@ -13,15 +13,7 @@ import string
 import time
 from typing import Any
 
-from .._errors import (
-    AGENT_NOT_FOUND,
-    IDEMPOTENCY_CONFLICT,
-    INTERNAL,
-    POLICY_DENIED,
-    RATE_LIMITED,
-    UPSTREAM_FAILED,
-    VALIDATION_FAILED,
-)
+from .._errors import ErrorCode
 from ._idempotency import Claim, fingerprint
 from ._jobs import JobFailed
 from ._messages import GatewayRequest, GatewayResponse, compact_json, error_response, js_truthy
@@ -43,7 +35,7 @@ def handle_proxy_request(
 ) -> GatewayResponse:
     """Answer one proxy request (the caller adds `x-correlation-id`)."""
     if body is None:
-        return error_response(500, "Internal server error during proxy request", INTERNAL)
+        return error_response(500, "Internal server error during proxy request", ErrorCode.INTERNAL)
     fields = body if isinstance(body, dict) else {}
     token, tool, action, params = (
         fields.get(k) for k in ("agent_token", "tool", "action", "params")
@@ -52,14 +44,14 @@ def handle_proxy_request(
         return error_response(
             400,
             "Missing required fields: agent_token, tool, action, and params are required.",
-            VALIDATION_FAILED,
+            ErrorCode.VALIDATION_FAILED,
         )
     if js_truthy(fields.get("token_id")):
         rejection = state.tokens.check_provenance(fields["token_id"], fields.get("proof_payload"))
         if rejection is not None:
             return _reject(rejection)
     if not isinstance(token, str):
-        return error_response(500, "Internal server error during proxy request", INTERNAL)
+        return error_response(500, "Internal server error during proxy request", ErrorCode.INTERNAL)
     verified = state.tokens.verify(token)
     if isinstance(verified, TokenRejection):
         return _reject(verified)
@@ -82,9 +74,9 @@ def _checked_call(
     agent_id = token.agent_id if isinstance(token.agent_id, str) else ""
     agent = state.agents.get(agent_id)
     if agent is None:
-        return error_response(403, "Agent not found", AGENT_NOT_FOUND)
+        return error_response(403, "Agent not found", ErrorCode.AGENT_NOT_FOUND)
     if not agent.active:
-        return error_response(403, "Agent is not active", AGENT_NOT_FOUND)
+        return error_response(403, "Agent is not active", ErrorCode.AGENT_NOT_FOUND)
     request_data = dict(params) if isinstance(params, dict) else {}
     if "intent" not in request_data and isinstance(fields.get("intent"), str):
         request_data["intent"] = fields["intent"]
@@ -92,11 +84,11 @@ def _checked_call(
         agent_id, agent.role, tool, action, request_data
     )
     if reason is not None:
-        return error_response(403, "Policy denied", POLICY_DENIED, reason=reason)
+        return error_response(403, "Policy denied", ErrorCode.POLICY_DENIED, reason=reason)
     problems = validate_params(tool, action, params)
     if problems:
         return error_response(
-            400, "Parameter validation failed", VALIDATION_FAILED, details=problems
+            400, "Parameter validation failed", ErrorCode.VALIDATION_FAILED, details=problems
         )
     key = request.header("idempotency-key")
     run_async = fields.get("async") is True
@@ -114,13 +106,13 @@ def _checked_call(
         return error_response(
             422,
             "Idempotency-Key was already used with a different request",
-            IDEMPOTENCY_CONFLICT,
+            ErrorCode.IDEMPOTENCY_CONFLICT,
         )
     if claim is Claim.IN_PROGRESS:
         return error_response(  # Retry-After: when a retry is likely to find the answer
             409,
             "A request with this Idempotency-Key is still running",
-            IDEMPOTENCY_CONFLICT,
+            ErrorCode.IDEMPOTENCY_CONFLICT,
             headers={"retry-after": "1"},
         )
     try:
@@ -151,7 +143,7 @@ def _limited_run(
         return error_response(
             429,
             "Rate limit exceeded",
-            RATE_LIMITED,
+            ErrorCode.RATE_LIMITED,
             headers={"retry-after": str(wait)},
             retry_after=wait,
         )
@@ -170,7 +162,7 @@ def _limited_run(
         result = state.run_tool(tool, action, params)
     except ToolFailure as failure:
         return error_response(
-            502, "External API request failed", UPSTREAM_FAILED, details=failure.details
+            502, "External API request failed", ErrorCode.UPSTREAM_FAILED, details=failure.details
         )
     metadata = {
         "agent_id": agent_id,

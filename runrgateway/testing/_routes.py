@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._errors import AGENT_NOT_FOUND, INTERNAL, NOT_FOUND, VALIDATION_FAILED
+from .._errors import ErrorCode
 from .._version import __version__
 from ._agents import generate_rsa_key_pair, normalise_public_key
 from ._messages import GatewayResponse, error_response, js_truthy, json_response
@@ -20,13 +20,17 @@ def framework_error(status: int, error: str, message: str, code: str) -> Gateway
 
 
 def not_found(method: str, path: str) -> GatewayResponse:
-    return framework_error(404, "Not Found", f"Route {method}:{path} not found", NOT_FOUND)
+    return framework_error(
+        404, "Not Found", f"Route {method}:{path} not found", ErrorCode.NOT_FOUND
+    )
 
 
 def generate_token(state: GatewayState, body: Any) -> GatewayResponse:
     """`POST /api/generate-token`."""
     if body is None:
-        return error_response(500, "Internal server error while generating token.", INTERNAL)
+        return error_response(
+            500, "Internal server error while generating token.", ErrorCode.INTERNAL
+        )
     fields = body if isinstance(body, dict) else {}
     agent_id, tools, permissions, expires_at = (
         fields.get(k) for k in ("agent_id", "tools", "permissions", "expires_at")
@@ -35,26 +39,30 @@ def generate_token(state: GatewayState, body: Any) -> GatewayResponse:
         return error_response(
             400,
             "Missing required fields: agent_id, tools, permissions, and expires_at are required.",
-            VALIDATION_FAILED,
+            ErrorCode.VALIDATION_FAILED,
         )
     if not isinstance(tools, list) or not isinstance(permissions, list):
-        return error_response(400, "Tools and permissions must be arrays.", VALIDATION_FAILED)
+        return error_response(
+            400, "Tools and permissions must be arrays.", ErrorCode.VALIDATION_FAILED
+        )
     expiry = parse_js_date(expires_at)
     if expiry is None:
         return error_response(
-            400, "Invalid expires_at date format. Use ISO 8601 format.", VALIDATION_FAILED
+            400, "Invalid expires_at date format. Use ISO 8601 format.", ErrorCode.VALIDATION_FAILED
         )
     if expiry <= state.clock():
-        return error_response(400, "Token expiry date must be in the future.", VALIDATION_FAILED)
+        return error_response(
+            400, "Token expiry date must be in the future.", ErrorCode.VALIDATION_FAILED
+        )
     agent = (
         state.agents.ensure(agent_id, create=state.auto_register_agents)
         if isinstance(agent_id, str)
         else None
     )
     if agent is None:
-        return error_response(404, "Agent not found.", AGENT_NOT_FOUND)
+        return error_response(404, "Agent not found.", ErrorCode.AGENT_NOT_FOUND)
     if not agent.active:
-        return error_response(400, "Agent is not active.", AGENT_NOT_FOUND)
+        return error_response(400, "Agent is not active.", ErrorCode.AGENT_NOT_FOUND)
     issued = state.tokens.issue(agent.agent_id, agent.name, tools, permissions, expires_at, expiry)
     return json_response(
         201,
@@ -70,12 +78,14 @@ def generate_token(state: GatewayState, body: Any) -> GatewayResponse:
 def create_agent(state: GatewayState, body: Any) -> tuple[GatewayResponse, str | None]:
     """`POST /api/create-agent`; also returns the new agent id (for the request log)."""
     if body is None:
-        return error_response(500, "Internal server error while creating agent.", INTERNAL), None
+        return error_response(
+            500, "Internal server error while creating agent.", ErrorCode.INTERNAL
+        ), None
     fields = body if isinstance(body, dict) else {}
     name, created_by, role = (fields.get(k) for k in ("name", "created_by", "role"))
     if not (js_truthy(name) and js_truthy(created_by) and js_truthy(role)):
         message = "Missing required fields: name, created_by, and role are required."
-        return error_response(400, message, VALIDATION_FAILED), None
+        return error_response(400, message, ErrorCode.VALIDATION_FAILED), None
     public_key = fields.get("public_key")
     private_key: str | None = None
     if public_key is not None:
@@ -83,7 +93,7 @@ def create_agent(state: GatewayState, body: Any) -> tuple[GatewayResponse, str |
             public_key = normalise_public_key(str(public_key))
         except ValueError:
             message = "public_key must be a PEM public key (SubjectPublicKeyInfo)."
-            return error_response(400, message, VALIDATION_FAILED), None
+            return error_response(400, message, ErrorCode.VALIDATION_FAILED), None
     else:
         private_key, public_key = generate_rsa_key_pair()
     agent = state.agents.add(
@@ -98,23 +108,31 @@ def create_agent(state: GatewayState, body: Any) -> tuple[GatewayResponse, str |
 def create_policy(state: GatewayState, body: Any) -> GatewayResponse:
     """`POST /api/policies`: ``{name, agentId | role, spec}``."""
     if not isinstance(body, dict):
-        return framework_error(400, "Bad Request", "body must be object", VALIDATION_FAILED)
+        return framework_error(
+            400, "Bad Request", "body must be object", ErrorCode.VALIDATION_FAILED
+        )
     for required in ("name", "spec"):
         if required not in body:
             message = f"body must have required property '{required}'"
-            return framework_error(400, "Bad Request", message, VALIDATION_FAILED)
+            return framework_error(400, "Bad Request", message, ErrorCode.VALIDATION_FAILED)
     problems = spec_errors(body["spec"])
     if not isinstance(body["name"], str) or not body["name"]:
         problems.insert(0, "name: String must contain at least 1 character(s)")
     if problems:
-        return error_response(400, "Validation error", VALIDATION_FAILED, details=problems)
+        return error_response(
+            400, "Validation error", ErrorCode.VALIDATION_FAILED, details=problems
+        )
     agent_id, role = body.get("agentId"), body.get("role")
     if not agent_id and not role:
-        return error_response(400, "Either agentId or role must be provided", VALIDATION_FAILED)
+        return error_response(
+            400, "Either agentId or role must be provided", ErrorCode.VALIDATION_FAILED
+        )
     if agent_id and role:
-        return error_response(400, "Cannot specify both agentId and role", VALIDATION_FAILED)
+        return error_response(
+            400, "Cannot specify both agentId and role", ErrorCode.VALIDATION_FAILED
+        )
     if agent_id and state.agents.get(str(agent_id)) is None:
-        return error_response(404, "Agent not found", AGENT_NOT_FOUND)
+        return error_response(404, "Agent not found", ErrorCode.AGENT_NOT_FOUND)
     policy = state.policies.add(
         body["name"],
         body["spec"],
@@ -133,7 +151,7 @@ def merged_policy(state: GatewayState, agent_id: str) -> GatewayResponse:
     """
     agent = state.agents.get(agent_id)
     if agent is None:
-        return error_response(404, "Agent not found", AGENT_NOT_FOUND)
+        return error_response(404, "Agent not found", ErrorCode.AGENT_NOT_FOUND)
     merged, sources = state.policies.merged_with_sources(agent.agent_id, agent.role)
     body = {
         "agentId": agent.agent_id,
@@ -153,7 +171,7 @@ def health(state: GatewayState) -> GatewayResponse:
 def revoke_token(state: GatewayState, token_id: str) -> GatewayResponse:
     """`POST /api/admin/tokens/{token_id}/revoke`."""
     if not state.tokens.revoke(token_id):
-        return error_response(404, "Token not found.", NOT_FOUND)
+        return error_response(404, "Token not found.", ErrorCode.NOT_FOUND)
     return json_response(200, {"message": "Token revoked successfully.", "token_id": token_id})
 
 
@@ -161,5 +179,5 @@ def get_job(state: GatewayState, job_id: str) -> GatewayResponse:
     """`GET /api/jobs/{job_id}` (Part B)."""
     job = state.jobs.get(job_id)
     if job is None:
-        return error_response(404, "Job not found", NOT_FOUND)
+        return error_response(404, "Job not found", ErrorCode.NOT_FOUND)
     return json_response(200, job.to_wire())

@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
+from .._constants import HEADER_CORRELATION_ID
 from ._gateway import ALLOW_BUILTIN_TOOLS, EmbeddedGateway
 from ._messages import GatewayRequest, GatewayResponse
 
@@ -155,7 +156,7 @@ class _Handler(BaseHTTPRequestHandler):
             request.method,
             request.path,
             "dropped" if response is None else response.status,
-            "-" if response is None else response.headers.get("x-correlation-id", "-"),
+            "-" if response is None else response.headers.get(HEADER_CORRELATION_ID, "-"),
             request.headers.get("idempotency-key", "-"),
             " replayed" if replayed else "",
             (time.perf_counter() - started) * 1000,

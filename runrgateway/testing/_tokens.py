@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from .._errors import TOKEN_EXPIRED, TOKEN_INVALID, TOKEN_REVOKED, VALIDATION_FAILED
+from .._errors import ErrorCode
 from ._messages import compact_json
 from ._time import Clock, iso_utc_ms, parse_js_date
 
@@ -123,17 +123,17 @@ class TokenAuthority:
             return TokenRejection(
                 400,
                 "Token provenance validation requires proof_payload when token_id is provided.",
-                VALIDATION_FAILED,
+                ErrorCode.VALIDATION_FAILED,
             )
         with self._lock:
             entry = self._registry.get(str(token_id))
         if entry is None:
-            return TokenRejection(403, "Token not found in registry", TOKEN_INVALID)
+            return TokenRejection(403, "Token not found in registry", ErrorCode.TOKEN_INVALID)
         if entry.revoked:
-            return TokenRejection(403, "Token has been revoked", TOKEN_REVOKED)
+            return TokenRejection(403, "Token has been revoked", ErrorCode.TOKEN_REVOKED)
         proof = proof_payload if isinstance(proof_payload, str) else compact_json(proof_payload)
         if hashlib.sha256(proof.encode("utf-8")).hexdigest() != entry.payload_sha256:
-            return TokenRejection(403, "Token proof verification failed", TOKEN_INVALID)
+            return TokenRejection(403, "Token proof verification failed", ErrorCode.TOKEN_INVALID)
         return None
 
     def verify(self, agent_token: str) -> VerifiedToken | TokenRejection:
@@ -143,16 +143,18 @@ class TokenAuthority:
         signature = parts[1] if len(parts) > 1 else ""
         if not payload_b64 or not signature:
             return TokenRejection(
-                400, "Invalid token format. Expected: BASE64(payload).SIGNATURE", TOKEN_INVALID
+                400,
+                "Invalid token format. Expected: BASE64(payload).SIGNATURE",
+                ErrorCode.TOKEN_INVALID,
             )
         if not hmac.compare_digest(signature.encode(), self.sign(payload_b64).encode()):
-            return TokenRejection(403, "Invalid token signature", TOKEN_INVALID)
+            return TokenRejection(403, "Invalid token signature", ErrorCode.TOKEN_INVALID)
         payload = decode_payload(payload_b64)
         if payload is None:
-            return TokenRejection(403, "Token decoding failed", TOKEN_INVALID)
+            return TokenRejection(403, "Token decoding failed", ErrorCode.TOKEN_INVALID)
         expires_at = parse_js_date(payload.get("expires_at"))
         if expires_at is not None and expires_at <= self._clock():
-            return TokenRejection(403, "Token expired", TOKEN_EXPIRED)
+            return TokenRejection(403, "Token expired", ErrorCode.TOKEN_EXPIRED)
         return VerifiedToken(payload, expires_at)
 
     def clear(self) -> None:

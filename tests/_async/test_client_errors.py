@@ -11,6 +11,7 @@ import pytest
 from runrgateway import (
     GatewayAuthError,
     GatewayClient,
+    GatewayConflictError,
     GatewayError,
     GatewayPolicyError,
     GatewayRateLimitError,
@@ -47,8 +48,8 @@ PROXY_ERRORS: list[tuple[int, Any, type[GatewayError], str | None, str]] = [
     # Part B: the embedded gateway's codes win over guessing from text.
     (401, {"error": "Invalid request signature", "code": "SIGNATURE_INVALID"}, GatewayAuthError, "SIGNATURE_INVALID", "Invalid request signature"),
     (403, {"error": "Policy denied", "code": "POLICY_DENIED", "reason": "Token not scoped for openai:chat"}, GatewayPolicyError, "POLICY_DENIED", "Token not scoped"),
-    (422, {"error": "Idempotency key reused with another body", "code": "IDEMPOTENCY_CONFLICT"}, GatewayError, "IDEMPOTENCY_CONFLICT", "Idempotency key"),
-    (409, {"error": "Request with this key is in progress", "code": "IDEMPOTENCY_CONFLICT"}, GatewayError, "IDEMPOTENCY_CONFLICT", "in progress"),
+    (422, {"error": "Idempotency key reused with another body", "code": "IDEMPOTENCY_CONFLICT"}, GatewayConflictError, "IDEMPOTENCY_CONFLICT", "Idempotency key"),
+    (409, {"error": "Request with this key is in progress", "code": "IDEMPOTENCY_CONFLICT"}, GatewayConflictError, "IDEMPOTENCY_CONFLICT", "in progress"),
     (403, {"error": "Something odd", "code": "TOKEN_EXPIRED"}, GatewayTokenError, "TOKEN_EXPIRED", "Something odd"),
     (502, "<html><body>Bad gateway from nginx</body></html>", GatewayUpstreamError, "UPSTREAM_FAILED", "Bad gateway from nginx"),
     (401, "Unauthorized", GatewayAuthError, None, "Unauthorized"),

@@ -8,8 +8,11 @@ from collections.abc import AsyncIterator
 import pytest
 
 from runrgateway import (
+    ErrorCode,
     GatewayClient,
+    GatewayConflictError,
     GatewayError,
+    GatewayNotFoundError,
     GatewayPolicyError,
     GatewayRateLimitError,
     generate_idempotency_key,
@@ -104,6 +107,18 @@ async def test_unknown_job_is_a_gateway_error(gw: GatewayClient) -> None:
     with pytest.raises(GatewayError) as caught:
         await gw.get_job("no-such-job")
     assert caught.value.status_code == 404 and caught.value.code == "NOT_FOUND"
+    assert type(caught.value) is GatewayNotFoundError and caught.value.code is ErrorCode.NOT_FOUND
+
+
+async def test_a_key_reused_with_another_body_is_a_conflict(
+    gw: GatewayClient, runr_gateway: EmbeddedGateway
+) -> None:
+    email = {"to": "user@example.com", "subject": "Hi", "body": "first"}
+    await gw.proxy("gmail_send", "send", email, idempotency_key="reused-1")
+    with pytest.raises(GatewayConflictError) as caught:
+        await gw.proxy("gmail_send", "send", {**email, "body": "other"}, idempotency_key="reused-1")
+    assert caught.value.status_code == 422 and caught.value.code == ErrorCode.IDEMPOTENCY_CONFLICT
+    assert runr_gateway.count("proxy-request") == 2  # refused, not retried
 
 
 async def test_the_seed_error_handling_example(

@@ -10,7 +10,10 @@ from collections.abc import Iterator
 import pytest
 
 from runrgateway import (
+    ErrorCode,
+    GatewayConflictError,
     GatewayError,
+    GatewayNotFoundError,
     GatewayPolicyError,
     GatewayRateLimitError,
     SyncGatewayClient,
@@ -106,6 +109,18 @@ def test_unknown_job_is_a_gateway_error(gw: SyncGatewayClient) -> None:
     with pytest.raises(GatewayError) as caught:
         gw.get_job("no-such-job")
     assert caught.value.status_code == 404 and caught.value.code == "NOT_FOUND"
+    assert type(caught.value) is GatewayNotFoundError and caught.value.code is ErrorCode.NOT_FOUND
+
+
+def test_a_key_reused_with_another_body_is_a_conflict(
+    gw: SyncGatewayClient, runr_gateway: EmbeddedGateway
+) -> None:
+    email = {"to": "user@example.com", "subject": "Hi", "body": "first"}
+    gw.proxy("gmail_send", "send", email, idempotency_key="reused-1")
+    with pytest.raises(GatewayConflictError) as caught:
+        gw.proxy("gmail_send", "send", {**email, "body": "other"}, idempotency_key="reused-1")
+    assert caught.value.status_code == 422 and caught.value.code == ErrorCode.IDEMPOTENCY_CONFLICT
+    assert runr_gateway.count("proxy-request") == 2  # refused, not retried
 
 
 def test_the_seed_error_handling_example(
