@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._errors import (
     ErrorCode,
+    ErrorResponse,
     GatewayAuthError,
     GatewayConfigError,
     GatewayConflictError,
@@ -45,6 +46,7 @@ __all__ = [
     "TokenOptions",
     # errors
     "ErrorCode",
+    "ErrorResponse",
     "GatewayAuthError",
     "GatewayConfigError",
     "GatewayConflictError",

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
 from ._answers import describe_foreign, json_object_or_none
-from ._constants import HEADER_CORRELATION_ID
+from ._constants import (
+    HEADER_CORRELATION_ID,
+    HEADER_IDEMPOTENCY_KEY,
+    HEADER_IDEMPOTENT_REPLAYED,
+    HEADER_ROTATION_RECOMMENDED,
+    HEADER_TOKEN_EXPIRES_AT,
+)
 from ._masking import mask_sensitive, mask_text
 
 
@@ -59,12 +66,75 @@ def as_code(code: str) -> ErrorCode | str:
         return code
 
 
-# Transitional names for the client modules until they import ErrorCode themselves.
-BAD_RESPONSE = ErrorCode.BAD_RESPONSE
-IDEMPOTENCY_CONFLICT = ErrorCode.IDEMPOTENCY_CONFLICT
-JOBS_UNSUPPORTED = ErrorCode.JOBS_UNSUPPORTED
-
 _TEXT_SNIPPET = 200
+
+# The answer headers an `ErrorResponse` keeps: what says how to read the answer, how long
+# to wait and which request it was. Anything else (cookies, a proxy's auth challenge, a
+# header a gateway invents) is left out rather than trusted to masking.
+SHOWN_HEADERS = (
+    "content-type",
+    "content-length",
+    "date",
+    "retry-after",
+    "retry-after-ms",
+    HEADER_CORRELATION_ID,
+    HEADER_IDEMPOTENCY_KEY,
+    HEADER_IDEMPOTENT_REPLAYED,
+    HEADER_ROTATION_RECOMMENDED,
+    HEADER_TOKEN_EXPIRES_AT,
+)
+
+
+@dataclass(frozen=True)
+class ErrorResponse:
+    """The gateway's answer behind an error (`GatewayError.response`), as plain values.
+
+    It holds no httpx object, so nothing leads from an error back to the request that
+    carried the token and the signature; and every value taken from the answer is
+    masked, the call's own token included should the gateway echo it.
+    """
+
+    status_code: int
+    """The HTTP status of the answer."""
+    headers: dict[str, str] = field(default_factory=dict)
+    """A copy of the answer's headers that say how to read it (names in lower case):
+    content type, Retry-After, correlation and idempotency headers, token expiry."""
+    body: Any = None
+    """The answer's JSON body with secrets masked; None when it was not JSON."""
+    text: str = ""
+    """The first 200 characters of a body that is not JSON, masked ("" for JSON)."""
+    correlation_id: str | None = None
+    """The gateway's own ``x-correlation-id`` for this answer, when it sent one."""
+    data: Any = None
+    """The tool's result when the gateway ran the call but the SDK could not use the
+    answer as asked (``JOBS_UNSUPPORTED``: `proxy_async` on a gateway without jobs);
+    None for an error answer."""
+
+    @classmethod
+    def of(
+        cls,
+        status_code: int,
+        content: bytes,
+        headers: Mapping[str, str],
+        secrets: Iterable[str] = (),
+        *,
+        data: Any = None,
+    ) -> ErrorResponse:
+        """The record of an answer: `content` and `headers` read, kept in part, masked."""
+        known = tuple(secrets)
+        parsed, text = parse_error_body(content)
+        body = mask_sensitive(parsed, known) if parsed is not None else None
+        kept = {
+            name: mask_text(str(headers[name]), known) for name in SHOWN_HEADERS if name in headers
+        }
+        return cls(
+            status_code=status_code,
+            headers=kept,
+            body=body,
+            text="" if body is not None else mask_text(text, known),
+            correlation_id=kept.get(HEADER_CORRELATION_ID),
+            data=data,
+        )
 
 
 class GatewayError(Exception):
@@ -83,6 +153,7 @@ class GatewayError(Exception):
         reason: str | None = None,
         details: Any = None,
         attempts: int = 1,
+        response: ErrorResponse | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -94,9 +165,9 @@ class GatewayError(Exception):
         self.reason = reason
         self.details = details
         self.attempts = attempts
-        # The full answer, when the gateway did the work but the SDK could not use the
-        # answer as asked (proxy_async on a gateway without jobs): a ProxyResponse.
-        self.response: Any = None
+        self.response = response
+        """The answer the error came from, as a masked `ErrorResponse` (None when no
+        answer came: a network error, a timeout, an argument refused before sending)."""
 
     def __str__(self) -> str:
         parts = [self.message]
@@ -341,6 +412,7 @@ def error_from_response(
         "reason": _as_text(body.get("reason")) or None if body else None,
         "details": body if body is not None else text or None,
         "attempts": attempts,
+        "response": ErrorResponse.of(status_code, content, headers, known),
     }
     if cls in (GatewayRateLimitError, GatewayUpstreamError):
         kwargs["retry_after"] = retry_after

@@ -22,9 +22,8 @@ from ._constants import (
     HEADER_TOKEN_EXPIRES_AT,
 )
 from ._errors import (
-    BAD_RESPONSE,
-    IDEMPOTENCY_CONFLICT,
-    JOBS_UNSUPPORTED,
+    ErrorCode,
+    ErrorResponse,
     GatewayError,
     GatewayNetworkError,
     GatewayTimeoutError,
@@ -64,7 +63,7 @@ def unreadable_answer(exc: Exception, call: PreparedCall, attempts: int) -> Gate
     return GatewayError(
         "the gateway's answer could not be read: its body does not match its "
         f"Content-Encoding ({type(exc).__name__}: {exc})",
-        code=BAD_RESPONSE,
+        code=ErrorCode.BAD_RESPONSE,
         correlation_id=call.correlation_id,
         attempts=attempts,
     )
@@ -77,19 +76,22 @@ def jobs_unsupported(
     attempts: int,
     credential: Credential,
 ) -> GatewayError:
-    """A gateway that ran an async call at once: the answer is the error's `response`."""
-    unsupported = GatewayError(
+    """A gateway that ran an async call at once: its result is the error's `response.data`."""
+    secrets = [s for s in (credential.agent_token, credential.proof_payload) if s]
+    return GatewayError(
         "The gateway does not support jobs: it ignored async and ran the call at once "
-        "(its answer is the error's `response`); use proxy() with this gateway",
-        code=JOBS_UNSUPPORTED,
+        "(its result is the error's `response.data`); use proxy() with this gateway",
+        code=ErrorCode.JOBS_UNSUPPORTED,
         status_code=response.status_code,
         correlation_id=call_id,
         server_correlation_id=response.headers.get(HEADER_CORRELATION_ID),
-        details=mask_sensitive(body),
+        details=mask_sensitive(body, secrets),
         attempts=attempts,
-    )
-    unsupported.response = proxy_response(response, body, call_id, attempts, credential)
-    return unsupported
+        response=ErrorResponse.of(
+            response.status_code, response.content, response.headers, secrets,
+            data=body.get("data"),
+        ),
+    )  # fmt: skip
 
 
 def job_started(body: dict[str, Any]) -> dict[str, Any] | None:
@@ -106,7 +108,7 @@ def rotation_recommended(response: httpx2.Response) -> bool:
 
 def still_running(error: GatewayError) -> bool:
     """A 409: the gateway is still running an earlier attempt with this Idempotency-Key."""
-    return error.status_code == 409 and error.code == IDEMPOTENCY_CONFLICT
+    return error.status_code == 409 and error.code == ErrorCode.IDEMPOTENCY_CONFLICT
 
 
 def still_running_timeout(
@@ -166,18 +168,22 @@ def decode(
         return read(body)
     except GatewayError:
         raise
-    except ValueError as problem:
-        foreign = response.content.lstrip()[:1] not in (b"{", b"[")  # not even trying JSON
-        raise GatewayError(
-            _foreign(response)
-            if foreign
-            else f"gateway answered {response.status_code}, but {problem}",
-            code=BAD_RESPONSE,
-            status_code=response.status_code,
-            correlation_id=correlation_id,
-            server_correlation_id=response.headers.get(HEADER_CORRELATION_ID),
-            attempts=attempts,
-        ) from None
+    except ValueError as exc:
+        problem = str(exc)
+    # Raised here, outside the except: the ValueError (a JSONDecodeError keeps the whole
+    # body, a minted token perhaps, in `.doc`) stays out of the error's __context__.
+    foreign = response.content.lstrip()[:1] not in (b"{", b"[")  # not even trying JSON
+    raise GatewayError(
+        _foreign(response)
+        if foreign
+        else f"gateway answered {response.status_code}, but {problem}",
+        code=ErrorCode.BAD_RESPONSE,
+        status_code=response.status_code,
+        correlation_id=correlation_id,
+        server_correlation_id=response.headers.get(HEADER_CORRELATION_ID),
+        attempts=attempts,
+        response=ErrorResponse.of(response.status_code, response.content, response.headers),
+    )
 
 
 def merged_spec(body: dict[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from ._constants import (
     DEFAULT_MAX_KEEPALIVE_CONNECTIONS,
     HEADER_CORRELATION_ID,
 )
-from ._errors import ErrorCode, GatewayConfigError, GatewayError, GatewayTimeoutError
+from ._errors import ErrorCode, ErrorResponse, GatewayConfigError, GatewayError, GatewayTimeoutError
 
 # What each twin takes, and where to send a user who passed the other kind.
 _OTHER_KIND = {
@@ -114,6 +114,7 @@ def redirect_error(
         correlation_id=correlation_id,
         server_correlation_id=response.headers.get(HEADER_CORRELATION_ID),
         attempts=attempts,
+        response=ErrorResponse.of(response.status_code, response.content, response.headers),
     )
 
 

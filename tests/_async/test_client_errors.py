@@ -9,6 +9,8 @@ import httpx2
 import pytest
 
 from runrgateway import (
+    ErrorCode,
+    ErrorResponse,
     GatewayAuthError,
     GatewayClient,
     GatewayConflictError,
@@ -150,3 +152,63 @@ async def test_seed_example_catches_in_order(router: Router, client: GatewayClie
         except GatewayRateLimitError as exc:
             caught.append(f"rate {exc.retry_after}")
     assert caught == ["policy", "rate 52.0"]
+
+
+async def test_the_error_carries_the_answer_as_a_masked_record(
+    router: Router, client: GatewayClient
+) -> None:
+    """`exc.response` is an `ErrorResponse`: plain values, a safe subset of the headers,
+    the body masked (the call's token too, should the gateway echo it), no httpx object."""
+    token = gateway_token(tools=["serpapi"])
+    router.post("/api/proxy-request").mock(
+        return_value=httpx2.Response(
+            403,
+            json={"error": "Policy denied", "reason": f"token {token} not allowed",
+                  "code": "POLICY_DENIED", "client_secret": "cs_live_abcdef"},
+            headers={"x-correlation-id": SERVER_ID, "set-cookie": "session=s3cr3t",
+                     "retry-after": "3", "www-authenticate": "Basic realm=x"},
+        )
+    )  # fmt: skip
+    with pytest.raises(GatewayPolicyError) as caught:
+        await client.proxy("serpapi", "search", {"q": "a"}, token)
+    answer = caught.value.response
+    assert isinstance(answer, ErrorResponse) and answer.status_code == 403
+    assert answer.correlation_id == SERVER_ID and answer.text == ""
+    assert set(answer.headers) == {
+        "content-type",
+        "content-length",
+        "x-correlation-id",
+        "retry-after",
+    }
+    assert answer.body["error"] == "Policy denied" and answer.body["code"] == "POLICY_DENIED"
+    shown = repr(answer)
+    assert token not in shown and "cs_live_abcdef" not in shown and "s3cr3t" not in shown
+    assert caught.value.code is ErrorCode.POLICY_DENIED
+
+    def walk(value: Any, depth: int = 0) -> None:  # nothing in it is an httpx object
+        assert type(value).__module__.split(".")[0] not in ("httpx2", "httpx", "httpcore2")
+        if depth < 8:
+            children = (
+                value.values() if isinstance(value, dict)
+                else value if isinstance(value, (list, tuple))
+                else vars(value).values() if hasattr(value, "__dataclass_fields__")
+                else ()
+            )  # fmt: skip
+            for child in children:
+                walk(child, depth + 1)
+
+    walk(answer)
+
+
+async def test_an_answer_that_is_not_json_is_kept_as_masked_text(
+    router: Router, client: GatewayClient
+) -> None:
+    token = gateway_token(tools=["serpapi"])
+    router.post("/api/proxy-request").mock(
+        return_value=httpx2.Response(500, text=f"upstream said: Bearer {token}")
+    )
+    with pytest.raises(GatewayError) as caught:
+        await client.proxy("serpapi", "search", {"q": "a"}, token)
+    answer = caught.value.response
+    assert answer is not None and answer.body is None and answer.status_code == 500
+    assert answer.text.startswith("upstream said:") and token not in answer.text
