@@ -106,7 +106,7 @@ def test_messages_are_prefixed_with_the_command() -> None:
     assert [line for line in gone.stderr.splitlines() if not line.startswith("  ")] == [
         "runrgateway job: note: mock://prefix lives in this process only: it knows only "
         "jobs started here (set GATEWAY_URL to reach a gateway)",
-        "runrgateway job: error: GatewayError: Job not found",
+        "runrgateway job: error: GatewayNotFoundError: Job not found",
     ]
 
 
