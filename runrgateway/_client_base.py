@@ -2,27 +2,25 @@
 
 `GatewayClient` (`_async/_client.py`) and its generated twin `SyncGatewayClient` inherit
 this class and add only what awaits or blocks: sending an attempt, waiting between
-attempts, minting a token, polling a job, closing the pools. Configuration, the caller's
-token checks, the plan of a call, how an attempt's outcome is judged and logged, and
-what an answer teaches the client (a rotation hint, a gateway that keeps idempotency
-keys) are written here once, so the twins cannot drift. This module must never send,
-sleep or take a lock across I/O; a method that needs to is a twin's.
+attempts, minting a token, polling a job, closing the pools. Configuration, per-call
+options (`with_options`), the caller's token checks and the plan of a call are written
+here once, and how an attempt is judged (with the retry loop's rules) in `AttemptJudge`
+(`_attempts.py`), which this class inherits, so the twins cannot drift. This module
+must never send, sleep or take a lock across I/O; a method that needs to is a twin's.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import httpx2
 
-from ._answers import json_object_or_none
-from ._call_options import NOT_GIVEN, CallOptions, Deadline, NotGiven, current_deadline
-from ._concurrency import AsyncClosing, Closing
+from ._attempts import AttemptJudge, _Learned
+from ._call_options import NOT_GIVEN, CallOptions, NotGiven
 from ._config import (
     Endpoint,
     check_agent_id,
@@ -34,17 +32,13 @@ from ._config import (
     user_agent,
 )
 from ._constants import (
-    HEADER_IDEMPOTENCY_KEY,
-    HEADER_TOKEN_EXPIRES_AT,
     LOGGER_NAME,
     READ_ONLY_ACTIONS,
 )
-from ._errors import GatewayConfigError, GatewayTimeoutError
+from ._errors import GatewayConfigError
 from ._ids import generate_correlation_id
 from ._keys import AgentKey
-from ._masking import describe_attempt
 from ._models import TokenInfo
-from ._pools import AsyncPools, Pools
 from ._requests import (
     PreparedCall,
     check_correlation_id,
@@ -59,24 +53,14 @@ from ._requests import (
     proxy_body,
     request_headers,
 )
-from ._responses import (
-    answer_error,
-    network_error,
-    rotation_recommended,
-    still_running,
-    still_running_timeout,
-    unreadable_answer,
-)
-from ._retry import CallHistory, Failure, classify_exception, decide, server_wait_s
+from ._retry import RetryRules
 from ._signing import RequestSigner
-from ._token_cache import TokenCache
 from ._tokens import (
     Credential,
     TokenClaims,
     check_caller_token,
     check_scope,
     decode_token,
-    parse_timestamp,
     utc_now,
 )
 from ._tracing import (
@@ -84,17 +68,12 @@ from ._tracing import (
     add_trace_headers,
     call_span,
     check_tracer_provider,
-    note_deadline,
-    note_wait,
 )
 from ._transport import (
     check_http_client,
     check_pool_timeout_ms,
     closed_error,
-    pool_full_error,
     pool_limits,
-    redirect_error,
-    unusable_client_error,
 )
 
 logger = logging.getLogger(LOGGER_NAME)
@@ -103,28 +82,7 @@ _MINTED_TOKENS_KEPT = 256
 # Per-client caches of pure results (request URLs by path, decoded caller tokens).
 _CACHED_PATHS = frozenset({"/api/generate-token", "/api/proxy-request"})
 _CLAIMS_KEPT = 64
-# A timeout that fires this close to the deadline was the deadline's (timers may fire a
-# hair early): the attempt was cut short, not slow on its own.
-_DEADLINE_SLACK_S = 0.005
-
 _Client = TypeVar("_Client", bound="ClientBase")
-
-
-class _RetryLater(Exception):
-    """Raised by an attempt to ask for another after `wait_s`."""
-
-    def __init__(self, wait_s: float) -> None:
-        super().__init__(wait_s)
-        self.wait_s = wait_s
-
-
-class _Learned:
-    """What answers taught a client, shared with its `with_options` copies."""
-
-    __slots__ = ("keeps_keys",)
-
-    def __init__(self) -> None:
-        self.keeps_keys = False
 
 
 @dataclass(frozen=True)
@@ -142,13 +100,12 @@ class ProxyPlan:
     correlation_id: str
 
 
-class ClientBase:
+class ClientBase(AttemptJudge):
     """What `GatewayClient` and `SyncGatewayClient` share: settings, state, judgement."""
 
-    # Set by each twin's __init__: the kinds differ, the methods used here do not.
-    _tokens: TokenCache
-    _closing: AsyncClosing | Closing
-    _pools: AsyncPools | Pools
+    # The twin's tenacity loop for these options (AsyncRetrying or Retrying), built at the
+    # first call and copied for each: None until then, and again when options change.
+    _retry_loop: Any = None
 
     def _configure(
         self,
@@ -205,10 +162,7 @@ class ClientBase:
         self._minted: OrderedDict[str, TokenInfo] = OrderedDict()
         self._urls: dict[str, tuple[httpx2.URL, str]] = {}
         self._claims: dict[str, TokenClaims | None] = {}
-        # Set once an answer echoes the Idempotency-Key we sent (wire.md Part B): this
-        # gateway keeps keys, so a keyed side effect may be retried. The real gateway
-        # ignores the header; there a key alone never makes a retry safe.
-        self._learned = _Learned()
+        self._learned = _Learned()  # see AttemptJudge._gateway_keeps_keys
         self._tracer_provider = check_tracer_provider(tracer_provider)
         self._is_copy = False  # made by with_options: shares the pool, owns nothing
         self._copy_closed = False
@@ -221,6 +175,8 @@ class ClientBase:
         self._max_retries = options.max_retries
         self._max_retry_after_s = options.max_retry_after_s
         self._deadline_s = options.deadline_s
+        self._rules = RetryRules(options.max_retries, options.max_retry_after_s)
+        self._retry_loop = None  # built from the rules above at the next call
 
     def with_options(
         self: _Client,
@@ -262,15 +218,6 @@ class ClientBase:
         if self._is_copy:
             self._copy_closed = True
         return self._is_copy
-
-    @property
-    def _gateway_keeps_keys(self) -> bool:
-        # Set once an answer echoes the Idempotency-Key we sent; shared with the copies.
-        return self._learned.keeps_keys
-
-    @_gateway_keeps_keys.setter
-    def _gateway_keeps_keys(self, value: bool) -> None:
-        self._learned.keeps_keys = value
 
     def __repr__(self) -> str:
         return (
@@ -442,209 +389,3 @@ class ClientBase:
     def _check_open(self) -> None:
         if self._closing.is_set() or self._copy_closed:
             raise closed_error(type(self).__name__)
-
-    # The deadline (deadline_s): the call's, set by the twin's public method
-
-    def _attempt_timeout(self, call: PreparedCall, attempts: int) -> httpx2.Timeout:
-        """Attempt `attempts`'s timeout: `timeout_ms`, clipped to what the deadline leaves."""
-        deadline = current_deadline()
-        if deadline is None:
-            return self._timeout
-        left = deadline.left_s()
-        if left <= 0:
-            raise self._deadline_stop(
-                deadline, call, attempts - 1, "no time was left for another attempt"
-            )
-        timeout_s = self._options.timeout_s
-        if left >= timeout_s and left >= self._pool_timeout_s:
-            return self._timeout
-        return httpx2.Timeout(min(timeout_s, left), pool=min(self._pool_timeout_s, left))
-
-    def _retry_later(
-        self,
-        wait_s: float,
-        call: PreparedCall,
-        attempts: int,
-        *,
-        server_asked: bool,
-        status_code: int | None = None,
-        failure: Failure | None = None,
-        server_correlation_id: str | None = None,
-    ) -> _RetryLater:
-        """Ask for another attempt after `wait_s`, unless that wait would cross the
-        call's deadline: then the call stops here, and the wait is never started."""
-        deadline = current_deadline()
-        if deadline is not None and not deadline.allows_wait(wait_s):
-            asked = "asked by the gateway" if server_asked else "of backoff"
-            raise self._deadline_stop(
-                deadline, call, attempts,
-                f"the wait before the next attempt ({wait_s:g} s, {asked}) would end past it"
-                + ("" if status_code is None else f"; the last answer was {status_code}"),
-                status_code=status_code, server_correlation_id=server_correlation_id,
-                wait_s=wait_s,
-            )  # fmt: skip
-        note_wait(
-            attempt=attempts,
-            wait_s=wait_s,
-            server_asked=server_asked,
-            status_code=status_code,
-            failure=None if failure is None else failure.value,
-        )
-        return _RetryLater(wait_s)
-
-    def _deadline_stop(
-        self,
-        deadline: Deadline,
-        call: PreparedCall,
-        attempts: int,
-        why: str,
-        *,
-        status_code: int | None = None,
-        server_correlation_id: str | None = None,
-        wait_s: float | None = None,
-    ) -> GatewayTimeoutError:
-        note_deadline(deadline_s=deadline.seconds, attempts=attempts, wait_s=wait_s)
-        return deadline.ran_out(
-            attempts,
-            what=call.label or f"{call.method} {call.path}",
-            why=why,
-            correlation_id=call.correlation_id,
-            server_correlation_id=server_correlation_id,
-            status_code=status_code,
-        )
-
-    # Judging an attempt
-
-    def _failed(
-        self,
-        exc: Exception,
-        call: PreparedCall,
-        attempts: int,
-        history: CallHistory,
-        started: float,
-    ) -> NoReturn:
-        """An attempt that raised: `_RetryLater`, or the error the caller sees."""
-        if self._closing.is_set():  # close() cut this attempt short
-            raise closed_error(
-                type(self).__name__, call.correlation_id, attempts, in_flight=True
-            ) from None
-        if isinstance(exc, httpx2.TimeoutException):
-            deadline = current_deadline()
-            if deadline is not None and deadline.left_s() <= _DEADLINE_SLACK_S:
-                self._log(call, attempts, exc, started)
-                raise self._deadline_stop(
-                    deadline, call, attempts,
-                    "the last attempt was cut short at the deadline (its timeout is clipped "
-                    "to the time left)",
-                ) from None  # fmt: skip
-        if isinstance(exc, httpx2.PoolTimeout):  # our own load: waiting again won't help
-            raise pool_full_error(
-                self._limits, self._pool_timeout_s, call.correlation_id, attempts
-            ) from None
-        if isinstance(exc, RuntimeError) and not self._pools.owned:
-            raise unusable_client_error(exc, call.correlation_id, attempts) from None
-        if not isinstance(exc, httpx2.TransportError):
-            if isinstance(exc, httpx2.RequestError):  # an answer came, but unreadable
-                self._log(call, attempts, exc, started)
-                raise unreadable_answer(exc, call, attempts) from None
-            raise exc
-        failure = classify_exception(exc)
-        if failure is Failure.TIMED_OUT:
-            history.timed_out = True
-        self._log(call, attempts, exc, started)
-        decision = decide(
-            retries_done=attempts - 1,
-            max_retries=self._max_retries,
-            idempotent=self._retry_safe(call),
-            failure=failure,
-            max_retry_after_s=self._max_retry_after_s,
-        )
-        if decision.retry:
-            raise self._retry_later(
-                decision.wait_s, call, attempts, server_asked=False, failure=failure
-            ) from None
-        raise network_error(exc, failure, call, attempts) from None
-
-    def _answered(
-        self,
-        response: httpx2.Response,
-        call: PreparedCall,
-        attempts: int,
-        history: CallHistory,
-        started: float,
-    ) -> httpx2.Response:
-        """An attempt that got an answer: the success, or `_RetryLater`, or the error."""
-        self._log(call, attempts, response, started)
-        if self._closing.is_set():  # answered after close(): the call was cut short
-            raise closed_error(type(self).__name__, call.correlation_id, attempts, in_flight=True)
-        if 300 <= response.status_code < 400:
-            raise redirect_error(response, call.url, call.correlation_id, attempts)
-        if call.credential is not None:
-            self._observe_rotation(response, call.credential)
-        self._observe_key_echo(response, call)
-        if response.is_success:
-            return response
-        retry_after = server_wait_s(
-            response.status_code, response.headers, json_object_or_none(response.content)
-        )
-        decision = decide(
-            retries_done=attempts - 1,
-            max_retries=self._max_retries,
-            idempotent=self._retry_safe(call),
-            status_code=response.status_code,
-            retry_after=retry_after,
-            max_retry_after_s=self._max_retry_after_s,
-        )
-        if decision.retry:
-            raise self._retry_later(
-                decision.wait_s, call, attempts,
-                server_asked=retry_after is not None, status_code=response.status_code,
-                server_correlation_id=response.headers.get("x-correlation-id"),
-            )  # fmt: skip
-        error = answer_error(response, call, attempts, retry_after, self._endpoint.base_url)
-        if history.timed_out and still_running(error):
-            raise still_running_timeout(error, call, attempts)
-        raise error
-
-    def _retry_safe(self, call: PreparedCall) -> bool:
-        """Idempotent by nature, or keyed by the caller and sent to a gateway that keeps keys."""
-        return call.idempotent or (call.keyed and self._gateway_keeps_keys)
-
-    def _observe_key_echo(self, response: httpx2.Response, call: PreparedCall) -> None:
-        sent = call.headers.get(HEADER_IDEMPOTENCY_KEY)
-        if sent is not None and response.headers.get(HEADER_IDEMPOTENCY_KEY) == sent:
-            self._gateway_keeps_keys = True
-
-    def _observe_rotation(self, response: httpx2.Response, credential: Credential) -> None:
-        if not rotation_recommended(response):
-            return
-        if credential.managed:  # never stale at birth: see the token cache's refresh rule
-            expires_at = parse_timestamp(response.headers.get(HEADER_TOKEN_EXPIRES_AT))
-            self._tokens.follow_rotation_hint(credential.agent_token, expires_at)
-        else:
-            logger.warning(
-                "gateway recommends rotating the agent token (expires at %s); mint a new one "
-                "with get_token()",
-                response.headers.get(HEADER_TOKEN_EXPIRES_AT, "unknown"),
-            )
-
-    def _log(
-        self, call: PreparedCall, attempt: int, outcome: httpx2.Response | Exception, started: float
-    ) -> None:
-        if not logger.isEnabledFor(logging.DEBUG):
-            return
-        status = (
-            outcome.status_code if isinstance(outcome, httpx2.Response) else type(outcome).__name__
-        )
-        logger.debug(
-            describe_attempt(
-                method=call.method,
-                path=call.path,
-                call=call.label,
-                correlation_id=call.correlation_id,
-                attempt=attempt,
-                status=status,
-                elapsed_ms=(time.perf_counter() - started) * 1000,
-                params=call.log_params,
-            )
-        )

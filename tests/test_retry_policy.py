@@ -7,7 +7,17 @@ import pytest
 
 import runrgateway._retry as retry_policy
 from runrgateway._constants import BACKOFF_BASE_S, BACKOFF_CAP_S
-from runrgateway._retry import Failure, backoff_s, classify_exception, decide, parse_retry_after
+from runrgateway._retry import (
+    Failure,
+    Outcome,
+    RetryRules,
+    backoff_s,
+    classify_exception,
+    decide,
+    last_outcome,
+    parse_retry_after,
+    retryable,
+)
 
 
 def test_retry_after_forms() -> None:
@@ -111,3 +121,67 @@ def test_failure_decisions() -> None:
     assert retried(Failure.NOT_SENT, False)
     assert not retried(Failure.TIMED_OUT, False) and retried(Failure.TIMED_OUT, True)
     assert not retried(Failure.DROPPED, False) and retried(Failure.DROPPED, True)
+
+
+@pytest.mark.parametrize("max_retries", [0, 1, 3])
+@pytest.mark.parametrize(
+    "status, idempotent, retry_after",
+    [(503, False, None), (429, False, 2.0), (429, False, 21.0), (500, False, None),
+     (500, True, None), (404, True, None)],
+)  # fmt: skip
+def test_tenacity_rules_make_the_decisions_decide_makes(
+    max_retries: int, status: int, idempotent: bool, retry_after: float | None
+) -> None:
+    """A tenacity loop over RetryRules attempts, waits and stops exactly where decide() says."""
+    from tenacity import Retrying
+
+    rules = RetryRules(max_retries, max_retry_after_s=20.0)
+    waits: list[float] = []
+    attempts: list[int] = []
+
+    def attempt() -> Outcome:  # every attempt fails the same way
+        attempts.append(len(attempts) + 1)
+        return Outcome(
+            attempts[-1],
+            error=RuntimeError(f"attempt {attempts[-1]}"),
+            retryable=retryable(
+                idempotent=idempotent, status_code=status, retry_after=retry_after,
+                max_retry_after_s=20.0,
+            ),
+            retry_after=retry_after,
+        )  # fmt: skip
+
+    loop = Retrying(
+        retry=rules.retry, stop=rules.stop, wait=rules.wait, sleep=waits.append,
+        retry_error_callback=last_outcome,
+    )  # fmt: skip
+    final = loop(attempt)
+
+    expected = 1
+    while decide(
+        retries_done=expected - 1, max_retries=max_retries, idempotent=idempotent,
+        status_code=status, retry_after=retry_after, max_retry_after_s=20.0,
+    ).retry:  # fmt: skip
+        expected += 1
+    assert final.attempt == len(attempts) == expected
+    assert len(waits) == expected - 1
+    if retry_after is not None:
+        assert all(wait == retry_after for wait in waits)
+    with pytest.raises(RuntimeError, match=f"attempt {expected}"):
+        final.result()
+
+
+def test_tenacity_rules_hand_on_an_attempt_that_raised() -> None:
+    from tenacity import Retrying
+
+    rules = RetryRules(3, max_retry_after_s=20.0)
+    calls: list[int] = []
+
+    def attempt() -> Outcome:
+        calls.append(1)
+        raise ValueError("not to be retried")
+
+    loop = Retrying(retry=rules.retry, stop=rules.stop, wait=rules.wait, sleep=lambda _: None)
+    with pytest.raises(ValueError, match="not to be retried"):
+        loop(attempt)
+    assert len(calls) == 1

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import httpx2
 
 from .._call_options import deadline_scope
-from .._client_base import ClientBase, ProxyPlan, _RetryLater
+from .._client_base import ClientBase, ProxyPlan
 from .._concurrency import AsyncClosing
 from .._constants import (
     DEFAULT_MAX_RETRIES,
@@ -44,7 +44,7 @@ from .._responses import (
     proxy_response,
     token_info,
 )
-from .._retry import CallHistory
+from .._retry import CallHistory, Outcome
 from .._tokens import Credential, utc_now
 from .._tracing import call_span, note_retry
 from .._transport import closed_error
@@ -53,11 +53,6 @@ from ._token_manager import AsyncTokenManager
 
 if TYPE_CHECKING:
     from tenacity import AsyncRetrying
-
-
-def _wait_asked(retry_state: Any) -> float:
-    exc = retry_state.outcome.exception()
-    return exc.wait_s if isinstance(exc, _RetryLater) else 0.0
 
 
 class GatewayClient(ClientBase):
@@ -431,17 +426,29 @@ class GatewayClient(ClientBase):
             idempotency_key=idempotency_key, keyed=keyed, call=call, log_params=log_params,
             credential=credential,
         )  # fmt: skip
-        history = CallHistory()
-        try:  # most calls succeed at once: the retry machinery is built only when needed
-            return await self._attempt(prepared, 1, history), 1
-        except _RetryLater as first:
-            await self._backoff(first.wait_s)
-        attempts = 1
-        async for attempt in self._new_retrying():
-            with attempt:
-                attempts += 1
-                return await self._attempt(prepared, attempts, history), attempts
-        raise AssertionError("unreachable")  # pragma: no cover
+        outcome: Outcome = await self._retrying()(self._attempt, prepared, CallHistory())
+        return outcome.result(), outcome.attempt
+
+    def _retrying(self) -> AsyncRetrying:
+        """The client's retry loop, copied for one call (tenacity keeps a run's state on it).
+
+        Every attempt, the first included, runs through it. Its rules (`AttemptJudge`,
+        `RetryRules`): retry what may be retried, stop when the retries are spent or the
+        next wait would cross the call's deadline, wait what the policy says. tenacity is
+        imported at the first call, not with the package."""
+        loop: AsyncRetrying | None = self._retry_loop
+        if loop is None:
+            from tenacity import AsyncRetrying
+
+            loop = self._retry_loop = AsyncRetrying(
+                retry=self._rules.retry,
+                stop=self._stop,
+                wait=self._rules.wait,
+                sleep=self._backoff,
+                before_sleep=self._before_wait,
+                retry_error_callback=self._stopped,
+            )
+        return loop.copy()
 
     async def _backoff(self, wait_s: float) -> None:
         """Wait before a retry; `close()` ends the wait, and the call, at once."""
@@ -449,21 +456,20 @@ class GatewayClient(ClientBase):
         if self._closing.is_set():
             raise closed_error(type(self).__name__, in_flight=True)
 
-    async def _attempt(
-        self, call: PreparedCall, attempts: int, history: CallHistory
-    ) -> httpx2.Response:
-        """One signed attempt: the success, or `_RetryLater`, or the error to raise."""
+    async def _attempt(self, call: PreparedCall, history: CallHistory) -> Outcome:
+        """One signed attempt, judged: its `Outcome`, or the error no retry may follow."""
         self._check_open()  # no attempt starts after close()
-        timeout = self._attempt_timeout(call, attempts)  # clipped to the deadline, if any
-        if attempts > 1:
-            note_retry(attempts)
+        attempt = history.next_attempt()
+        timeout = self._attempt_timeout(call, attempt)  # clipped to the deadline, if any
+        if attempt > 1:
+            note_retry(attempt)
         headers = self._signed_headers(call)
         started = time.perf_counter()
         try:
             response = await self._send_attempt(call, headers, timeout)
         except Exception as exc:
-            self._failed(exc, call, attempts, history, started)
-        return self._answered(response, call, attempts, history, started)
+            return self._failed(exc, call, attempt, history, started)
+        return self._answered(response, call, attempt, history, started)
 
     async def _send_attempt(
         self, call: PreparedCall, headers: dict[str, str], timeout: httpx2.Timeout
@@ -476,16 +482,4 @@ class GatewayClient(ClientBase):
             headers=headers,
             timeout=timeout,
             follow_redirects=False,  # whatever a caller's client says: see _transport
-        )
-
-    def _new_retrying(self) -> AsyncRetrying:
-        """The retry loop after a first attempt asked for another (tenacity, imported then)."""
-        from tenacity import AsyncRetrying, retry_if_exception_type, stop_never
-
-        return AsyncRetrying(
-            stop=stop_never,
-            retry=retry_if_exception_type(_RetryLater),
-            wait=_wait_asked,
-            sleep=self._backoff,
-            reraise=True,
         )
