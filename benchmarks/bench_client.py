@@ -416,6 +416,14 @@ def section_latency(settings: Settings, keys: dict[str, AgentKey], report: Repor
                         rounds = _latency_sync(settings, gw, agent, managed)
                     # The floors' token is one get_token(); a managed SDK mints one more.
                     mints = gw.count("generate-token") - 1
+                    sent = sorted(gw.last_proxy_request()[1])
+                if not managed and label == "ed25519":  # the SDK-owned (direct) path ran
+                    report.line(
+                        f"direct path {twin}: the SDK sent only {', '.join(sent)} besides ids, "
+                        "length and signature (no httpx2 client default headers)",
+                        not {"accept", "accept-encoding", "connection"} & set(sent),
+                        timing=False,
+                    )
                 ratio = rounds.ratio(HAND)
                 text = f"proxy/{mode} {twin} {label}: " + _floors_text(rounds, "us", 1e6)
                 target = LATENCY_TARGETS.get((mode, label))

@@ -1,17 +1,23 @@
 """The clients' connection pools, in an async/sync pair that unasync maps one to the other.
 
+Where the SDK owns its HTTP client, it holds an httpx2 *transport* (the connection pool
+itself: `httpx2.AsyncHTTPTransport` / `httpx2.HTTPTransport`, with the proxy the
+environment names, httpx2's TLS defaults and the configured limits), and each attempt
+is handed to it directly: the `httpx2.Client` layer (request building from arguments,
+header and cookie merging, the auth and redirect machinery, event hooks, mounts)
+does nothing the SDK needs and costs on every call. A caller's `http_client` is kept
+whole instead: its event hooks, auth and mounts apply; it is never closed here.
+
 A pool belongs to the event loop that first used it: httpx2's async connections are
 tied to that loop's sockets and cannot be used from another one. `AsyncPools` therefore
-keeps one `httpx2.AsyncClient` per event loop, built on first use in a loop and
-dropped once that loop is closed, so one `GatewayClient` works across `asyncio.run()`
-calls (pytest-asyncio's function-scoped loops, notebooks, sync wrappers). `Pools`, for
-the blocking twin, has a single thread-safe `httpx2.Client`.
+keeps one transport per event loop, built on first use in a loop and dropped once that
+loop is closed, so one `GatewayClient` works across `asyncio.run()` calls (pytest-
+asyncio's function-scoped loops, notebooks, sync wrappers). `Pools`, for the blocking
+twin, has a single thread-safe transport.
 
-A caller's `http_client` is used as given and never closed here: it is the caller's.
-
-`new_http_client` is the one place that builds the SDK's own HTTP client; the tests
-replace it with an `httpx2.MockTransport` (tests/_async/conftest.py, `router`) so that
-the path they exercise is the SDK-owned one.
+`new_transport` is the one place that builds the SDK's own transport; the tests replace
+it with an `httpx2.MockTransport` (tests/_async/conftest.py, `router`) so that the path
+they exercise is the SDK-owned one. Nothing here sends a request: the clients do.
 """
 
 from __future__ import annotations
@@ -27,32 +33,42 @@ if TYPE_CHECKING:
 
 
 class AsyncPools:
-    """One `httpx2.AsyncClient` per event loop (or the caller's client, as given)."""
+    """One httpx2 transport per event loop (or the caller's client, as given)."""
 
     def __init__(
         self,
-        build: Callable[[], httpx2.AsyncClient] | None = None,
+        build: Callable[[], httpx2.AsyncBaseTransport] | None = None,
         *,
         caller_client: httpx2.AsyncClient | None = None,
     ) -> None:
         self._build = build
         self._caller = caller_client
-        self._by_loop: dict[asyncio.AbstractEventLoop, httpx2.AsyncClient] = {}
+        self._by_loop: dict[asyncio.AbstractEventLoop, httpx2.AsyncBaseTransport] = {}
         self._lock = threading.Lock()  # loops may run in several threads
 
     @property
     def owned(self) -> bool:
         return self._caller is None
 
-    @staticmethod
-    def new_http_client(limits: httpx2.Limits) -> httpx2.AsyncClient:
-        """The SDK's own HTTP client (tests replace this to plug in a mock transport)."""
-        return httpx2.AsyncClient(limits=limits)
+    @property
+    def caller(self) -> httpx2.AsyncClient | None:
+        """The caller's `http_client`, or None when the SDK owns its pool."""
+        return self._caller
 
-    def client(self) -> httpx2.AsyncClient:
-        """The client for the running event loop: built on first use in it."""
-        if self._caller is not None:
-            return self._caller
+    @staticmethod
+    def new_transport(
+        limits: httpx2.Limits, proxy: httpx2.Proxy | None
+    ) -> httpx2.AsyncBaseTransport:
+        """The SDK's own pool (tests replace this to plug in a mock transport).
+
+        What `httpx2.AsyncClient(limits=limits)` would build for the gateway's URL: TLS
+        verified with httpx2's defaults (`SSL_CERT_FILE`/`SSL_CERT_DIR` honoured), the
+        proxy `_transport.environment_proxy` found, HTTP/1.1.
+        """
+        return httpx2.AsyncHTTPTransport(limits=limits, proxy=proxy)
+
+    def transport(self) -> httpx2.AsyncBaseTransport:
+        """The transport for the running event loop: built on first use in it."""
         import asyncio
 
         loop = asyncio.get_running_loop()
@@ -85,44 +101,47 @@ class AsyncPools:
 
 
 class Pools:
-    """The blocking twin's pool: one thread-safe `httpx2.Client` (or the caller's)."""
+    """The blocking twin's pool: one thread-safe httpx2 transport (or the caller's client)."""
 
     def __init__(
         self,
-        build: Callable[[], httpx2.Client] | None = None,
+        build: Callable[[], httpx2.BaseTransport] | None = None,
         *,
         caller_client: httpx2.Client | None = None,
     ) -> None:
         self._build = build
         self._caller = caller_client
-        self._client: httpx2.Client | None = None
+        self._transport: httpx2.BaseTransport | None = None
         self._lock = threading.Lock()
 
     @property
     def owned(self) -> bool:
         return self._caller is None
 
-    @staticmethod
-    def new_http_client(limits: httpx2.Limits) -> httpx2.Client:
-        """The SDK's own HTTP client (tests replace this to plug in a mock transport)."""
-        return httpx2.Client(limits=limits)
+    @property
+    def caller(self) -> httpx2.Client | None:
+        """The caller's `http_client`, or None when the SDK owns its pool."""
+        return self._caller
 
-    def client(self) -> httpx2.Client:
-        if self._caller is not None:
-            return self._caller
-        current = self._client
+    @staticmethod
+    def new_transport(limits: httpx2.Limits, proxy: httpx2.Proxy | None) -> httpx2.BaseTransport:
+        """The SDK's own pool (tests replace this to plug in a mock transport)."""
+        return httpx2.HTTPTransport(limits=limits, proxy=proxy)
+
+    def transport(self) -> httpx2.BaseTransport:
+        current = self._transport
         if current is None:
             with self._lock:
-                if self._client is None:
+                if self._transport is None:
                     assert self._build is not None
-                    self._client = self._build()
-                current = self._client
+                    self._transport = self._build()
+                current = self._transport
         return current
 
     def close(self) -> None:
         if self._caller is not None:
             return
         with self._lock:
-            pool, self._client = self._client, None
+            pool, self._transport = self._transport, None
         if pool is not None:
             pool.close()

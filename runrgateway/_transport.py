@@ -1,14 +1,23 @@
 """What both clients decide about their HTTP transport, without doing any I/O.
 
-Which `http_client` is accepted, the SDK's own pool settings, and the errors for what
-the transport can do wrong: a redirect (never followed: the signed request carries the
-agent's token), a full pool, a caller's client that cannot be used (bound to an event
-loop that is gone, or closed), and a call cut short by `close()`.
+Which `http_client` is accepted, the SDK's own pool settings (limits, the proxy the
+environment names for the gateway's URL, the timeout of every request), and the errors
+for what the transport can do wrong: a redirect (never followed: the signed request
+carries the agent's token), a full pool, a caller's client that cannot be used (bound
+to an event loop that is gone, or closed), and a call cut short by `close()`.
+
+The SDK's own pool sends through an `httpx2` transport directly, not through an
+`httpx2.Client` (see _pools.py), so what the client would have decided from the
+environment is decided here, the way httpx2 decides it; nothing here may reach into
+httpx2's private helpers.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from typing import Any
+from urllib.request import getproxies
 
 import httpx2
 
@@ -82,6 +91,83 @@ def pool_limits(
             f"max_keepalive_connections ({keepalive}) cannot exceed max_connections ({connections})"
         )
     return httpx2.Limits(max_connections=connections, max_keepalive_connections=keepalive)
+
+
+def environment_proxy(url: httpx2.URL) -> httpx2.Proxy | None:
+    """The proxy an `httpx2.Client(trust_env=True)` would use for `url`, or None.
+
+    httpx2's rules, for the one origin a client talks to: ``HTTPS_PROXY`` /
+    ``HTTP_PROXY`` for their scheme, else ``ALL_PROXY`` (a value without ``://`` is read
+    as ``http://``); none when an entry of ``NO_PROXY`` matches the URL (``*``; a host,
+    which also matches its subdomains; ``.host`` or ``*.host``, subdomains only; an IP
+    address or network; ``scheme://host[:port]``). `urllib.request.getproxies` reads
+    the variables (and the OS settings on macOS and Windows), as httpx2 does.
+    """
+    proxies = getproxies()
+    chosen = proxies.get(url.scheme) or proxies.get("all")
+    if not chosen or _no_proxy(url, proxies.get("no", "")):
+        return None
+    return httpx2.Proxy(chosen if "://" in chosen else f"http://{chosen}")
+
+
+def _no_proxy(url: httpx2.URL, no_proxy: str) -> bool:
+    for entry in (entry.strip() for entry in no_proxy.split(",")):
+        if entry == "*":
+            return True
+        pattern = _no_proxy_pattern(entry) if entry else None
+        if pattern is not None and _matches(pattern, url):
+            return True
+    return False
+
+
+def _is_ip(text: str, kind: type[ipaddress.IPv4Address | ipaddress.IPv6Address]) -> bool:
+    try:
+        kind(text.split("/")[0])
+    except ValueError:
+        return False
+    return True
+
+
+def _no_proxy_pattern(entry: str) -> str | None:
+    """A NO_PROXY entry as the URL pattern httpx2 makes of it (curl's reading of NO_PROXY)."""
+    if "://" in entry:
+        return entry
+    if _is_ip(entry, ipaddress.IPv4Address):
+        return f"all://{entry}"
+    if _is_ip(entry, ipaddress.IPv6Address):
+        address, slash, subnet = entry.partition("/")
+        return f"all://[{address}]/{subnet}" if slash else f"all://[{entry}]"
+    if entry.lower() == "localhost" or entry.startswith("["):
+        return f"all://{entry}"
+    if "/" in entry:
+        return None
+    return f"all://{entry}" if entry.startswith("*.") else f"all://*{entry}"
+
+
+def _matches(pattern: str, url: httpx2.URL) -> bool:
+    try:
+        parsed = httpx2.URL(pattern)
+    except (httpx2.InvalidURL, ValueError):
+        return False  # like curl and httpx2: an entry that cannot be parsed is ignored
+    if parsed.scheme != "all" and parsed.scheme != url.scheme:
+        return False
+    if parsed.port is not None and parsed.port != url.port:
+        return False
+    prefix = parsed.path.removeprefix("/")
+    if prefix:  # a network: "192.168.0.0/16", "[::1]/64"
+        try:
+            network = ipaddress.ip_network(f"{parsed.host}/{prefix}", strict=False)
+            return ipaddress.ip_address(url.host) in network
+        except ValueError:
+            return False
+    host = parsed.host
+    if not host or host == "*":
+        return True
+    if host.startswith("*."):  # subdomains only
+        return re.fullmatch(f".+\\.{re.escape(host[2:])}", url.host) is not None
+    if host.startswith("*"):  # the domain and its subdomains
+        return re.fullmatch(f"(.+\\.)?{re.escape(host[1:])}", url.host) is not None
+    return host == url.host
 
 
 def check_pool_timeout_ms(pool_timeout_ms: Any) -> float:

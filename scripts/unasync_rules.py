@@ -14,6 +14,8 @@ REPLACEMENTS: dict[str, str] = {
     # httpx2
     "AsyncClient": "Client",
     "aclose": "close",
+    "aread": "read",
+    "handle_async_request": "handle_request",
     # tenacity
     "AsyncRetrying": "Retrying",
     # runrgateway shared pairs (runrgateway/_concurrency.py)

@@ -47,7 +47,7 @@ from .._responses import (
 from .._retry import CallHistory, Outcome
 from .._tokens import Credential, utc_now
 from .._tracing import call_span, note_retry
-from .._transport import closed_error
+from .._transport import closed_error, environment_proxy
 from .._validation import check_callable, check_number
 from ._token_manager import AsyncTokenManager
 
@@ -121,13 +121,14 @@ class GatewayClient(ClientBase):
                 agent_id=self._agent_id,
                 public_key_pem=key.public_key_pem(),
             )
-            # The same pool-per-loop machinery as over a socket, so that code tested on
-            # mock:// behaves the same against a real gateway.
-            self._pools: AsyncPools = AsyncPools(lambda: httpx2.AsyncClient(transport=transport))
+            # The same pool-per-loop machinery and direct path as over a socket, so that
+            # code tested on mock:// behaves the same against a real gateway.
+            self._pools: AsyncPools = AsyncPools(lambda: transport)
         elif http_client is not None:
             self._pools = AsyncPools(caller_client=http_client)
         else:
-            self._pools = AsyncPools(lambda: AsyncPools.new_http_client(limits))
+            proxy = environment_proxy(httpx2.URL(self._endpoint.base_url))
+            self._pools = AsyncPools(lambda: AsyncPools.new_transport(limits, proxy))
 
     @classmethod
     def from_env(
@@ -474,12 +475,32 @@ class GatewayClient(ClientBase):
     async def _send_attempt(
         self, call: PreparedCall, headers: dict[str, str], timeout: httpx2.Timeout
     ) -> httpx2.Response:
-        """Send one attempt as signed, over the pool of the running event loop."""
-        return await self._pools.client().request(
+        """Send one attempt as signed; the answer comes back read and closed.
+
+        The SDK's own pool gets the request straight from here (see _pools); a caller's
+        `http_client` takes its full path, so its event hooks, auth and mounts apply.
+        """
+        caller = self._pools.caller
+        if caller is not None:
+            return await caller.request(
+                call.method,
+                call.url,
+                content=call.body,
+                headers=headers,
+                timeout=timeout,
+                follow_redirects=False,  # whatever a caller's client says: see _transport
+            )
+        request = httpx2.Request(
             call.method,
             call.url,
             content=call.body,
             headers=headers,
-            timeout=timeout,
-            follow_redirects=False,  # whatever a caller's client says: see _transport
+            extensions={"timeout": timeout.as_dict()},  # what httpx2's client sets
         )
+        response = await self._pools.transport().handle_async_request(request)
+        response.request = request
+        try:
+            await response.aread()
+        finally:
+            await response.aclose()  # the connection goes back to the pool, or is closed
+        return response

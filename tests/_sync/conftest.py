@@ -8,9 +8,9 @@ httpx2): ``router.post(path).mock(return_value=..., side_effect=...)``, ``router
 ``router.calls.call_count``, ``route.called``, ``route.call_count``, ``route.calls``.
 
 The transport is plugged in where the SDK builds its own HTTP client
-(`AsyncPools.new_http_client`), so a client made with no `http_client` runs its own
-path: the pool per event loop, per-request options, close(). `router.http_client()`
-gives a caller-owned client on the same routes.
+(`AsyncPools.new_transport`), so a client made with no `http_client` runs its own
+path: requests handed to the transport directly, the pool per event loop, close().
+`router.http_client()` gives a caller-owned client on the same routes.
 """
 
 from __future__ import annotations
@@ -175,9 +175,11 @@ class Router:
         raise AssertionError(f"router: no route for {request.method} {request.url}")
 
 
-def _own_client(router: Router) -> Callable[[httpx2.Limits], httpx2.Client]:
-    def build(limits: httpx2.Limits) -> httpx2.Client:
-        return httpx2.Client(transport=router.transport)
+def _own_transport(
+    router: Router,
+) -> Callable[[httpx2.Limits, httpx2.Proxy | None], httpx2.MockTransport]:
+    def build(limits: httpx2.Limits, proxy: httpx2.Proxy | None) -> httpx2.MockTransport:
+        return router.transport
 
     return build
 
@@ -187,5 +189,5 @@ def router(monkeypatch: pytest.MonkeyPatch) -> Iterator[Router]:
     """A `Router` for `BASE`; the route named "token" answers generate-token like the gateway."""
     mock = Router(BASE)
     mock.post("/api/generate-token", name="token").mock(side_effect=token_answer)
-    monkeypatch.setattr(Pools, "new_http_client", staticmethod(_own_client(mock)))
+    monkeypatch.setattr(Pools, "new_transport", staticmethod(_own_transport(mock)))
     yield mock
