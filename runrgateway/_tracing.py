@@ -34,6 +34,16 @@ from ._version import __version__
 if TYPE_CHECKING:
     from opentelemetry.trace import Span, Tracer, TracerProvider
 
+    class _Answer(Protocol):
+        """What a span reads of an answer (an httpx2 response; not imported here)."""
+
+        @property
+        def status_code(self) -> int: ...
+
+        @property
+        def headers(self) -> Mapping[str, str]: ...
+
+
 SCOPE_NAME = "runrgateway"
 
 # Attribute names (OpenTelemetry semantic conventions where one exists).
@@ -58,16 +68,6 @@ ATTR_ERROR_TYPE = "error.type"
 EVENT_WAIT = "wait"
 EVENT_RETRY = "retry"
 EVENT_DEADLINE = "deadline"
-
-
-class _Answer(Protocol):
-    """What a span reads of an answer (an httpx2 response; not imported here)."""
-
-    @property
-    def status_code(self) -> int: ...
-
-    @property
-    def headers(self) -> Mapping[str, str]: ...
 
 
 class _Otel:
