@@ -67,6 +67,31 @@ def test_asyncio_gather() -> None:
         assert f"first: {city} plumber - result 1" in done.stdout
 
 
+def test_tracing_prints_three_calls_in_one_trace() -> None:
+    done = run_script(EXAMPLES / "tracing.py")
+    assert done.returncode == 0, done.stderr
+    spans = [line.split(" ", 5) for line in done.stdout.splitlines()]
+    names = [span[0] for span in spans]
+    assert names == [
+        "generate_token",
+        "serpapi:search",
+        "generate_token",
+        "http_fetch:get",
+        "serpapi:search",
+        "handle-request",
+    ]
+    fields = [dict(part.split("=", 1) for part in span[1:5]) for span in spans]
+    attributes = [json.loads(span[5]) for span in spans]
+    assert len({field["trace"] for field in fields}) == 1  # one trace, the handler's
+    handler = fields[-1]["span"]
+    assert [fields[i]["parent"] for i in (1, 3, 4)] == [handler] * 3
+    assert fields[0]["parent"] == fields[1]["span"]  # the mint inside the first call
+    assert fields[4]["events"] == "wait,retry" and attributes[4]["runrgateway.attempts"] == 2
+    assert attributes[3]["runrgateway.tool"] == "http_fetch"
+    assert all(attributes[i]["runrgateway.server_correlation_id"] for i in (1, 3, 4))
+    assert "plumber" not in done.stdout  # no parameter value in a span
+
+
 # What each script prints against `runrgateway serve` (default 5 calls a minute), per
 # upstream mode: live (production's answers) and mock (the real gateway's mock mode).
 SERVED_EXPECTATIONS: dict[str, dict[str, list[str]]] = {
@@ -85,6 +110,10 @@ SERVED_EXPECTATIONS: dict[str, dict[str, list[str]]] = {
     "email_engager.py": {
         "live": ["Sent to prospect@example.com: message ", "attempts 1"],
         "mock": ["Sent to prospect@example.com: message mock_", "attempts 1"],
+    },
+    "tracing.py": {
+        "live": ["serpapi:search trace=", "http_fetch:get trace=", "handle-request trace="],
+        "mock": ["serpapi:search trace=", "http_fetch:get trace=", "handle-request trace="],
     },
     "asyncio_gather.py": {
         "live": ["5 searches at once", "Montreal   3 results, first: Montreal plumber - result 1"],
