@@ -349,13 +349,15 @@ class ClientBase(AttemptJudge):
         body: bytes | None,
         correlation_id: str,
         idempotent: bool,
-        idempotency_key: str | None,
-        keyed: bool,
-        call: str | None,
-        log_params: Any,
-        credential: Credential | None,
+        idempotency_key: str | None = None,
+        keyed: bool = False,
+        call: str | None = None,
+        log_params: Any = None,
+        credential: Credential | None = None,
     ) -> PreparedCall:
-        """Everything every attempt of one call sends, but the signature."""
+        """Everything every attempt of one call sends, but the signature (a closed client
+        raises first)."""
+        self._check_open()
         url, signed_url = self._url(path)
         headers = request_headers(
             agent=self._user_agent,

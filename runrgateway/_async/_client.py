@@ -2,10 +2,11 @@
 
 Hand-written; `_sync/_client.py` is generated from it by `scripts/unasync.py`. Only what
 differs between the twins lives here: the public async methods, the token round of a
-proxy call, the retry loop that awaits each attempt and each wait, job polling and
-closing. Checking settings, planning a call, judging an attempt's outcome and reading
-answers are `ClientBase`'s (`_client_base.py`), `_requests`' and `_responses`': a line
-that neither awaits nor differs between the twins does not belong in this module.
+proxy call, the one tenacity loop that awaits every attempt and every wait, job polling
+and closing. Checking settings, planning a call, judging an attempt's outcome (and the
+loop's rules) and reading answers are `ClientBase`'s (`_client_base.py`, `_attempts.py`),
+`_retry`'s, `_requests`' and `_responses`': a line that neither awaits nor differs
+between the twins does not belong in this module.
 """
 
 from __future__ import annotations
@@ -198,11 +199,13 @@ class GatewayClient(ClientBase):
             method="POST", tools=options.tools, permissions=options.permissions,
         ) as span:  # fmt: skip
             response, attempts = await self._send(
-                "POST",
-                "/api/generate-token",
-                body=encode_json(request),
-                correlation_id=correlation_id,
-                idempotent=True,
+                self._prepare(
+                    "POST",
+                    "/api/generate-token",
+                    body=encode_json(request),
+                    correlation_id=correlation_id,
+                    idempotent=True,
+                )
             )
             span.succeeded(response, attempts)
             info = decode(
@@ -303,16 +306,18 @@ class GatewayClient(ClientBase):
             )
             try:
                 response, attempts = await self._send(
-                    "POST",
-                    "/api/proxy-request",
-                    body=self._proxy_body(plan, credential, run_async),
-                    correlation_id=plan.correlation_id,
-                    idempotency_key=plan.idempotency_key,
-                    idempotent=plan.idempotent,
-                    keyed=plan.keyed,
-                    call=f"{plan.tool}:{plan.action}",
-                    log_params=plan.params,
-                    credential=credential,
+                    self._prepare(
+                        "POST",
+                        "/api/proxy-request",
+                        body=self._proxy_body(plan, credential, run_async),
+                        correlation_id=plan.correlation_id,
+                        idempotency_key=plan.idempotency_key,
+                        idempotent=plan.idempotent,
+                        keyed=plan.keyed,
+                        call=f"{plan.tool}:{plan.action}",
+                        log_params=plan.params,
+                        credential=credential,
+                    )
                 )
             except GatewayTokenError:
                 if credential.managed and token_round == 1:
@@ -335,7 +340,9 @@ class GatewayClient(ClientBase):
             job_id=job_id,
         ) as span:  # fmt: skip
             response, attempts = await self._send(
-                "GET", path, body=None, correlation_id=correlation_id, idempotent=True
+                self._prepare(
+                    "GET", path, body=None, correlation_id=correlation_id, idempotent=True
+                )
             )
             span.succeeded(response, attempts)
             return decode(response, correlation_id, attempts, JobResponse.from_body)
@@ -395,39 +402,22 @@ class GatewayClient(ClientBase):
             ) as span,
         ):
             response, attempts = await self._send(
-                "GET",
-                merged_policy_path(self._agent_id),
-                body=None,
-                correlation_id=correlation_id,
-                idempotent=True,
+                self._prepare(
+                    "GET",
+                    merged_policy_path(self._agent_id),
+                    body=None,
+                    correlation_id=correlation_id,
+                    idempotent=True,
+                )
             )
             span.succeeded(response, attempts)
             return decode(response, correlation_id, attempts, merged_spec)
 
     # Transport
 
-    async def _send(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: bytes | None,
-        correlation_id: str,
-        idempotent: bool,
-        idempotency_key: str | None = None,
-        keyed: bool = False,
-        call: str | None = None,
-        log_params: Any = None,
-        credential: Credential | None = None,
-    ) -> tuple[httpx2.Response, int]:
+    async def _send(self, call: PreparedCall) -> tuple[httpx2.Response, int]:
         """Send one call: sign, send, classify and retry; returns the success and attempts."""
-        self._check_open()
-        prepared = self._prepare(
-            method, path, body=body, correlation_id=correlation_id, idempotent=idempotent,
-            idempotency_key=idempotency_key, keyed=keyed, call=call, log_params=log_params,
-            credential=credential,
-        )  # fmt: skip
-        outcome: Outcome = await self._retrying()(self._attempt, prepared, CallHistory())
+        outcome: Outcome = await self._retrying()(self._attempt, call, CallHistory())
         return outcome.result(), outcome.attempt
 
     def _retrying(self) -> AsyncRetrying:
