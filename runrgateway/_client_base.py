@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import httpx2
@@ -41,6 +41,7 @@ from ._keys import AgentKey
 from ._models import TokenInfo
 from ._requests import (
     PreparedCall,
+    SealedHeaders,
     check_correlation_id,
     check_intent,
     check_name,
@@ -87,13 +88,16 @@ _Client = TypeVar("_Client", bound="ClientBase")
 
 @dataclass(frozen=True)
 class ProxyPlan:
-    """A proxy call's checked arguments and what follows from them, before any token."""
+    """A proxy call's checked arguments and what follows from them, before any token.
+
+    The params and the proof are left out of its repr (a traceback's local variables):
+    a caller's params may hold their own secrets, and the proof is half a token."""
 
     tool: str
     action: str
-    params: dict[str, Any]  # as sent: with the intent and the gateway's name aliases
-    params_json: bytes
-    proof_text: str | None  # the caller's proof_payload_override as sent
+    params: dict[str, Any] = field(repr=False)  # as sent: with the intent and the aliases
+    params_json: bytes = field(repr=False)
+    proof_text: str | None = field(repr=False)  # the caller's proof_payload_override as sent
     idempotency_key: str
     keyed: bool  # the caller chose the key
     idempotent: bool
@@ -381,12 +385,11 @@ class ClientBase(AttemptJudge):
                 self._urls[path] = cached
         return cached
 
-    def _signed_headers(self, call: PreparedCall) -> dict[str, str]:
-        """The call's headers with a fresh signature (each attempt signs anew)."""
-        return {
-            **call.headers,
-            **self._signer.sign(call.method, call.signed_url, call.headers, call.body),
-        }
+    def _signed_headers(self, call: PreparedCall) -> SealedHeaders:
+        """The call's headers with a fresh signature (each attempt signs anew); sealed, so
+        that a traceback's local variables never show the Signature."""
+        signature = self._signer.sign(call.method, call.signed_url, call.headers, call.body)
+        return SealedHeaders({**call.headers, **signature})
 
     def _check_open(self) -> None:
         if self._closing.is_set() or self._copy_closed:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -28,22 +28,54 @@ from ._validation import check_text, encode_json
 __all__ = ["encode_json"]  # re-exported: requests are where JSON is encoded
 
 
+class SealedBytes(bytes):
+    """A request body that never shows itself: the proxy body holds the whole token.
+
+    httpx sends it as the bytes it is; its repr (a traceback's local variables with
+    `capture_locals`, ``pytest -l``, Sentry's frame variables) says only its length.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} bytes, not shown>"
+
+    __str__ = __repr__
+
+
+class SealedHeaders(dict[str, str]):
+    """An attempt's signed headers: its repr names the headers, never their values (the
+    Signature and Signature-Input of a request that carries the token)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"<headers {', '.join(self)}: values not shown>"
+
+    __str__ = __repr__
+
+
 @dataclass(frozen=True)
 class PreparedCall:
-    """Everything an attempt of one call needs; the same on every retry but the signature."""
+    """Everything an attempt of one call needs; the same on every retry but the signature.
+
+    The body (with the token in it), the headers, the logged params and the credential
+    are left out of its repr: a PreparedCall is a local variable of every frame an error
+    passes through, and tracebacks with local variables print them.
+    """
 
     method: str
     path: str
     url: httpx2.URL
     signed_url: str  # the URL text exactly as httpx sends it
-    headers: dict[str, str]
-    body: bytes | None
+    headers: dict[str, str] = field(repr=False)
+    body: bytes | None = field(repr=False)
     correlation_id: str
     idempotent: bool
     keyed: bool = False  # the caller chose the idempotency key: retryable where keys are kept
     label: str | None = None  # "tool:action", for logs
-    log_params: Any = None
-    credential: Credential | None = None
+    log_params: Any = field(default=None, repr=False)
+    credential: Credential | None = field(default=None, repr=False)
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -160,7 +192,7 @@ def proxy_body(
         envelope["intent"] = effective_intent
     if run_async:
         envelope["async"] = True
-    return encode_json(envelope)[:-1] + b',"params":' + params_json + b"}"
+    return SealedBytes(encode_json(envelope)[:-1] + b',"params":' + params_json + b"}")
 
 
 def proof_payload_text(override: Any) -> str:
@@ -170,7 +202,9 @@ def proof_payload_text(override: Any) -> str:
         try:
             return bytes(override).decode("utf-8")
         except UnicodeDecodeError:
-            raise GatewayValidationError("proof_payload_override bytes are not UTF-8") from None
+            pass
+        # Raised outside the except: the UnicodeDecodeError holds the proof bytes.
+        raise GatewayValidationError("proof_payload_override bytes are not UTF-8")
     if isinstance(override, str):
         return check_text(override, "proof_payload_override", blank_ok=True)
     return encode_json(override, "proof_payload_override").decode()

@@ -103,7 +103,10 @@ def encode_json(
             value, separators=(",", ":"), ensure_ascii=False, allow_nan=False
         ).encode()
     except (TypeError, ValueError, RecursionError) as exc:  # UnicodeEncodeError is a ValueError
-        raise error(f"{what} must be JSON-serialisable: {exc}") from None
+        problem = f"{type(exc).__name__}: {str(exc)[:200]}"
+    # Raised outside the except: a UnicodeEncodeError holds the whole text being encoded
+    # (a request body with the token in it).
+    raise error(f"{what} must be JSON-serialisable: {problem}")
 
 
 def _kind(value: Any) -> str:

@@ -459,8 +459,12 @@ class SyncGatewayClient(ClientBase):
         try:
             response = self._send_attempt(call, headers, timeout)
         except Exception as exc:
-            return self._failed(exc, call, attempt, history, started)
-        return self._answered(response, call, attempt, history, started)
+            failed = exc
+        else:
+            return self._answered(response, call, attempt, history, started)
+        # Judged outside the except block: an SDK error raised in it would keep the httpx
+        # error as its __context__, and that error's request holds the token and signature.
+        return self._failed(failed, call, attempt, history, started)
 
     def _send_attempt(
         self, call: PreparedCall, headers: dict[str, str], timeout: httpx2.Timeout
