@@ -131,7 +131,8 @@ def gateway_child() -> None:
 
     logging.disable(logging.CRITICAL)
     setup = json.loads(sys.stdin.readline())
-    embedded = EmbeddedGateway("bench", rate_limit=None, verify_signatures=False)
+    # log_secrets: "last" hands back the exact body (token included) the floor replays
+    embedded = EmbeddedGateway("bench", rate_limit=None, verify_signatures=False, log_secrets=True)
     server = GatewayServer(embedded, "127.0.0.1", 0).start()
     agents: dict[str, str] = {}
     with httpx2.Client(base_url=server.url, timeout=10.0) as admin:

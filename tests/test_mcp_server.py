@@ -216,7 +216,9 @@ def test_an_unknown_tools_entry_is_a_usage_error() -> None:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[GatewayServer]:
-    gateway = EmbeddedGateway("mcp-e2e", rate_limit=None)  # no default policy, as real
+    # No default policy, as real. log_secrets: `tokens_sent` reads the whole tokens back
+    # from the request log, to prove that none of them reached the server's output.
+    gateway = EmbeddedGateway("mcp-e2e", rate_limit=None, log_secrets=True)
     with GatewayServer(gateway) as running:
         yield running
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._faults import FaultPlan
-    from ._gateway import ALLOW_BUILTIN_TOOLS, AgentCredentials, EmbeddedGateway, RecordedRequest
+    from ._gateway import ALLOW_BUILTIN_TOOLS, AgentCredentials, EmbeddedGateway
     from ._limits import GatewayLimits
     from ._messages import GatewayOutcome, GatewayRequest, GatewayResponse
     from ._mock import AsyncGatewayMockTransport, GatewayMockTransport
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         remove_gateway,
         reset_gateways,
     )
+    from ._request_log import RecordedRequest
     from ._server import GatewayServer
     from ._state import ToolRun
     from ._time import ManualClock
@@ -66,7 +67,7 @@ _HOMES = {
     "ALLOW_BUILTIN_TOOLS": "_gateway",
     "AgentCredentials": "_gateway",
     "EmbeddedGateway": "_gateway",
-    "RecordedRequest": "_gateway",
+    "RecordedRequest": "_request_log",
     "GatewayLimits": "_limits",
     "GatewayOutcome": "_messages",
     "GatewayRequest": "_messages",

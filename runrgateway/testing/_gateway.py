@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,10 +26,16 @@ from ._faults import FaultPlan
 from ._idempotency import IdempotencyStore
 from ._jobs import JobRunner
 from ._limits import DEFAULT_LIMITS, GatewayLimits
-from ._messages import GatewayOutcome, GatewayRequest, GatewayResponse, error_response, route_of
+from ._messages import (
+    GatewayOutcome,
+    GatewayRequest,
+    GatewayResponse,
+    error_response,
+)
 from ._policies import PolicyStore
 from ._proxy import handle_proxy_request, new_correlation_id
 from ._rate_limit import DEFAULT_CALLS, DEFAULT_WINDOW_S, FixedWindowLimiter
+from ._request_log import RecordedRequest, RequestLog
 from ._routes import (
     create_agent,
     create_policy,
@@ -52,29 +57,11 @@ from ._upstream import LIVE, check_upstream_mode
 ALLOW_BUILTIN_TOOLS: Mapping[str, Any] = {"scopes": list(BUILTIN_SCOPES)}
 """A policy spec allowing every built-in ``tool:action``, without intent or guards."""
 
-MAX_LOGGED_REQUESTS = 10_000
+MAX_LOGGED_REQUESTS = DEFAULT_LIMITS.log_max_requests
 _SIGNED_ROUTES = ("generate-token", "proxy-request", "jobs")
 _REVOKE_PREFIX, _REVOKE_SUFFIX = "/api/admin/tokens/", "/revoke"
 _JOBS_PREFIX = "/api/jobs/"
 _MERGED_POLICY_PREFIX = "/api/policies/merged/"
-
-
-@dataclass(frozen=True)
-class RecordedRequest:
-    """One request as the gateway saw it, and how it was answered.
-
-    `status` is None when the connection was dropped before an answer left.
-    """
-
-    method: str
-    path: str
-    route: str
-    headers: Mapping[str, str]
-    json: Any
-    status: int | None
-    time: float
-    correlation_id: str | None = None
-    dropped: bool = False
 
 
 @dataclass(frozen=True)
@@ -122,6 +109,7 @@ class EmbeddedGateway:
         circuit_breaker: bool = True,
         limits: GatewayLimits = DEFAULT_LIMITS,
         verify_signatures: bool = True,
+        log_secrets: bool = False,
     ) -> None:
         self.name = name
         self.limits = limits
@@ -134,9 +122,9 @@ class EmbeddedGateway:
             clock=self.clock,
             agents=agents,
             policies=PolicyStore(self.clock, dict(default_policy) if default_policy else None),
-            tokens=TokenAuthority(self.clock, secret),
+            tokens=TokenAuthority(self.clock, secret, limits),
             limiter=FixedWindowLimiter(self.clock, calls, window_s),
-            idempotency=IdempotencyStore(self.clock),
+            idempotency=IdempotencyStore(self.clock, limits),
             jobs=JobRunner(self.clock),
             faults=FaultPlan(),
             signatures=SignatureGuard(
@@ -146,9 +134,9 @@ class EmbeddedGateway:
             auto_register_agents=auto_register_agents,
             tool_latency_s=tool_latency_s,
             upstream_mode=mode,
+            run_params_bytes=limits.log_body_bytes,
         )
-        self._log: list[RecordedRequest] = []
-        self._log_lock = threading.Lock()
+        self._log = RequestLog(limits, log_secrets=log_secrets)
 
     def __repr__(self) -> str:
         return f"EmbeddedGateway(name={self.name!r})"
@@ -411,13 +399,11 @@ class EmbeddedGateway:
     @property
     def requests(self) -> list[RecordedRequest]:
         """Every request that reached the gateway, oldest first (a copy)."""
-        with self._log_lock:
-            return list(self._log)
+        return self._log.records()
 
     def count(self, route: str | None = None) -> int:
         """How many requests reached `route` (``"proxy-request"``, a path, or None: all)."""
-        with self._log_lock:
-            return sum(1 for r in self._log if route is None or route in (r.route, r.path))
+        return self._log.count(route)
 
     @property
     def tool_runs(self) -> int:
@@ -446,35 +432,12 @@ class EmbeddedGateway:
         state.signatures.reset()
         state.breakers.clear()
         state.clear_tool_runs()
-        with self._log_lock:
-            self._log.clear()
+        self._log.clear()
 
     def _record(
         self, request: GatewayRequest, response: GatewayResponse | None, *, dropped: bool
     ) -> None:
-        record = RecordedRequest(
-            method=request.method,
-            path=request.path,
-            route=route_of(request.path),
-            headers=dict(request.headers),
-            json=_json_or_none(request.body),
-            status=None if response is None else response.status,
-            time=self.clock(),
-            correlation_id=None
-            if response is None
-            else response.headers.get(HEADER_CORRELATION_ID),
-            dropped=dropped,
-        )
-        with self._log_lock:
-            self._log.append(record)
-            del self._log[:-MAX_LOGGED_REQUESTS]
-
-
-def _json_or_none(body: bytes) -> Any:
-    try:
-        return json.loads(body) if body else None
-    except ValueError:
-        return None
+        self._log.record(request, response, self.clock(), dropped=dropped)
 
 
 def _parse_body(request: GatewayRequest) -> tuple[Any, GatewayResponse | None]:

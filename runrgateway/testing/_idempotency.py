@@ -1,18 +1,25 @@
-"""Idempotency keys: replay a finished answer, refuse a conflicting or concurrent reuse."""
+"""Idempotency keys: replay a finished answer, refuse a conflicting or concurrent reuse.
+
+Keys are kept 24 hours, per agent, within `GatewayLimits`' caps (count and stored
+answer bytes, per agent and in total): an agent over its cap loses its own oldest
+keys, and over the total the agent holding the most loses its oldest first, so one
+agent can never push out another agent's keys while it holds more (`OwnerQuota`).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from enum import Enum
 
+from ._limits import DEFAULT_LIMITS, GatewayLimits
 from ._messages import GatewayResponse
+from ._quota import OwnerQuota
 from ._time import Clock
 
 KEY_LIFETIME_S = 24 * 3600.0
-MAX_KEYS = 10_000
+_ENTRY_OVERHEAD = 256  # bytes an entry costs beyond its answer (objects, dict slots)
 
 
 class Claim(Enum):
@@ -40,14 +47,29 @@ def fingerprint(*parts: bytes | str) -> str:
     return digest.hexdigest()
 
 
-class IdempotencyStore:
-    """Keys kept for 24 hours (and at most `max_keys`), per scope (the agent)."""
+def _size(key: str, response: GatewayResponse | None) -> int:
+    if response is None:
+        return _ENTRY_OVERHEAD + len(key)
+    headers = sum(len(name) + len(value) for name, value in response.headers.items())
+    return _ENTRY_OVERHEAD + len(key) + len(response.body) + headers
 
-    def __init__(self, clock: Clock, max_keys: int = MAX_KEYS) -> None:
+
+class IdempotencyStore:
+    """Keys kept for 24 hours, per scope (the agent), within per-agent and total caps."""
+
+    def __init__(self, clock: Clock, limits: GatewayLimits = DEFAULT_LIMITS) -> None:
         self._clock = clock
-        self._max_keys = max_keys
-        self._entries: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
+        self._entries: OwnerQuota[tuple[str, str], _Entry] = OwnerQuota(
+            per_owner=limits.idempotency_keys_per_agent,
+            total=limits.idempotency_keys_total,
+            per_owner_size=limits.idempotency_bytes_per_agent,
+            total_size=limits.idempotency_bytes_total,
+        )
         self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
 
     def claim(self, scope: str, key: str, print_: str) -> tuple[Claim, GatewayResponse | None]:
         """Look the key up; a NEW claim reserves it until `finish` or `forget`."""
@@ -55,9 +77,9 @@ class IdempotencyStore:
             self._expire()
             entry = self._entries.get((scope, key))
             if entry is None:
-                self._entries[(scope, key)] = _Entry(print_, self._clock())
-                while len(self._entries) > self._max_keys:
-                    self._entries.popitem(last=False)
+                self._entries.put(
+                    scope, (scope, key), _Entry(print_, self._clock()), _size(key, None)
+                )
                 return Claim.NEW, None
             if entry.fingerprint != print_:
                 return Claim.CONFLICT, None
@@ -71,13 +93,14 @@ class IdempotencyStore:
             entry = self._entries.get((scope, key))
             if entry is not None:
                 entry.response = response
+                self._entries.put(scope, (scope, key), entry, _size(key, response))
 
     def forget(self, scope: str, key: str) -> None:
         """Release a reservation whose request did not complete (so a retry runs again)."""
         with self._lock:
             entry = self._entries.get((scope, key))
             if entry is not None and entry.response is None:
-                del self._entries[(scope, key)]
+                self._entries.pop((scope, key))
 
     def clear(self) -> None:
         with self._lock:
@@ -85,8 +108,4 @@ class IdempotencyStore:
 
     def _expire(self) -> None:
         cutoff = self._clock() - KEY_LIFETIME_S
-        while self._entries:
-            oldest_key, oldest = next(iter(self._entries.items()))
-            if oldest.created > cutoff:
-                break
-            del self._entries[oldest_key]
+        self._entries.drop_oldest_while(lambda entry: entry.created <= cutoff)

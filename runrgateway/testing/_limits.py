@@ -19,7 +19,10 @@ class GatewayLimits:
     """The bounds of one embedded gateway and its HTTP server (defaults suit `serve`).
 
     HTTP server:
+        max_header_bytes: the request line and headers of one request (431 beyond).
         max_body_bytes: the largest request body, Content-Length or chunked (413 beyond).
+        max_body_bytes_in_flight: request bodies held at once over all connections (a
+            request that would exceed it is answered 503 with Retry-After).
         max_connections: open connections served at once; one more is answered 503 and
             closed at once (each connection has one thread, so this bounds threads too).
         request_deadline_s: a request (line, headers and body) must arrive whole within
@@ -34,27 +37,36 @@ class GatewayLimits:
         max_nonces: nonces remembered until their signatures expire; when that many
             are still live, new signed requests get 503 with Retry-After (a live nonce
             is never forgotten: forgetting one would let its request be replayed).
-    Idempotency keys:
-        idempotency_keys_per_agent: an agent over its cap loses its own oldest key.
-        idempotency_keys_total: over this, the oldest key of the agent holding the most
-            goes, so one agent never evicts another agent's keys while it holds more.
+    Idempotency keys (count, and bytes of the answers kept for replays):
+        idempotency_keys_per_agent, idempotency_bytes_per_agent: an agent over either
+            loses its own oldest key.
+        idempotency_keys_total, idempotency_bytes_total: over either, the oldest key of
+            the agent holding the most goes, so one agent never evicts another agent's
+            keys while it holds more.
     Token registry (provenance):
         tokens_per_agent: live tokens kept per agent; one more drops that agent's oldest.
+        tokens_total: a backstop over all agents (registering agents is open too); over
+            it the agent holding the most tokens loses its oldest.
         expired_token_grace_s: an expired token stays known this long (its callers get
             "Token expired" rather than "not found"), then it is pruned.
     """
 
+    max_header_bytes: int = 64 * 1024
     max_body_bytes: int = 10 * MIB
+    max_body_bytes_in_flight: int = 64 * MIB
     max_connections: int = 512
     request_deadline_s: float = 30.0
     log_max_requests: int = 10_000
-    log_max_bytes: int = 16 * MIB
+    log_max_bytes: int = 32 * MIB
     log_body_bytes: int = 64 * 1024
     log_header_chars: int = 512
     max_nonces: int = 100_000
     idempotency_keys_per_agent: int = 1_000
     idempotency_keys_total: int = 50_000
+    idempotency_bytes_per_agent: int = 4 * MIB
+    idempotency_bytes_total: int = 32 * MIB
     tokens_per_agent: int = 10_000
+    tokens_total: int = 100_000
     expired_token_grace_s: float = 3600.0
 
     def __post_init__(self) -> None:

@@ -1,4 +1,9 @@
-"""Everything one embedded gateway holds, shared by its routes."""
+"""Everything one embedded gateway holds, shared by its routes.
+
+The tool-run window is bounded by count, and a run's parameters larger than
+`run_params_bytes` (as compact JSON) are not kept: a long-running `serve` must not
+hold 10,000 runs of 10 MB each.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,8 @@ from ._breaker import CircuitBreakers
 from ._faults import FaultPlan
 from ._idempotency import IdempotencyStore
 from ._jobs import JobRunner
+from ._limits import DEFAULT_LIMITS
+from ._messages import compact_json
 from ._policies import PolicyStore
 from ._rate_limit import FixedWindowLimiter
 from ._signatures import SignatureGuard
@@ -31,7 +38,9 @@ class ToolRun:
     tool: str
     action: str
     params: dict[str, Any]
+    """The run's parameters; ``{}`` when they were too large to keep (`params_cut`)."""
     failed: bool
+    params_cut: bool = False
 
 
 @dataclass
@@ -51,6 +60,7 @@ class GatewayState:
     auto_register_agents: bool = False
     tool_latency_s: float = 0.0
     upstream_mode: str = LIVE
+    run_params_bytes: int = DEFAULT_LIMITS.log_body_bytes
     # The latest runs (a long-running `serve` keeps a bounded window) and counts of all.
     tool_runs: deque[ToolRun] = field(default_factory=lambda: deque(maxlen=MAX_KEPT_TOOL_RUNS))
     runs_by_action: Counter[tuple[str, str]] = field(default_factory=Counter)
@@ -72,12 +82,21 @@ class GatewayState:
             call = ToolCall(params, self._runs_of(tool, action), self.clock())
             result = run_adapter(self.upstream_mode, tool, action, call)
         except ToolFailure:
-            self._record(ToolRun(tool, action, params, failed=True))
+            self._record(self._run(tool, action, params, failed=True))
             self.breakers.record(tool, failed=True)
             raise
-        self._record(ToolRun(tool, action, params, failed=False))
+        self._record(self._run(tool, action, params, failed=False))
         self.breakers.record(tool, failed=False)
         return result
+
+    def _run(self, tool: str, action: str, params: dict[str, Any], *, failed: bool) -> ToolRun:
+        try:
+            too_large = len(compact_json(params)) > self.run_params_bytes
+        except (TypeError, ValueError):
+            too_large = False
+        if too_large:
+            return ToolRun(tool, action, {}, failed, params_cut=True)
+        return ToolRun(tool, action, params, failed)
 
     def _runs_of(self, tool: str, action: str) -> int:
         with self._runs_lock:

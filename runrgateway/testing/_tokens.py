@@ -2,6 +2,10 @@
 
 The format is the real gateway's (wire.md, "Token format"): standard base64 of a
 compact JSON payload, a dot, and the lowercase hex HMAC-SHA256 of the base64 text.
+`generate-token` is open to anyone, so the registry is bounded (`GatewayLimits`): a
+token is pruned once it has been expired for `expired_token_grace_s`, and each agent
+keeps at most `tokens_per_agent` tokens (minting one more drops that agent's oldest,
+never another agent's).
 """
 
 from __future__ import annotations
@@ -18,11 +22,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._errors import ErrorCode
+from ._limits import DEFAULT_LIMITS, GatewayLimits
 from ._messages import compact_json
+from ._quota import OwnerQuota
 from ._time import Clock, iso_utc_ms, parse_js_date
 
 ROTATION_WINDOW_S = 300.0
 """With less than this left, answers carry the rotation hint."""
+
+_PRUNE_EVERY_S = 60.0  # pruning scans the registry: at most once a minute, on issue
 
 
 @dataclass(frozen=True)
@@ -70,11 +78,22 @@ class VerifiedToken:
 class TokenAuthority:
     """Issues tokens with a per-gateway secret, keeps their provenance, verifies them."""
 
-    def __init__(self, clock: Clock, secret: bytes | None = None) -> None:
+    def __init__(
+        self, clock: Clock, secret: bytes | None = None, limits: GatewayLimits = DEFAULT_LIMITS
+    ) -> None:
         self._clock = clock
         self.secret = secret if secret is not None else secrets.token_bytes(32)
-        self._registry: dict[str, _RegistryEntry] = {}
+        self._registry: OwnerQuota[str, _RegistryEntry] = OwnerQuota(
+            per_owner=limits.tokens_per_agent, total=limits.tokens_total
+        )
+        self._grace_s = limits.expired_token_grace_s
+        self._next_prune = 0.0
         self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        """Tokens in the provenance registry."""
+        with self._lock:
+            return len(self._registry)
 
     def sign(self, payload_b64: str) -> str:
         """The lowercase hex HMAC-SHA256 of the base64 text."""
@@ -105,7 +124,8 @@ class TokenAuthority:
         token_id = str(uuid.uuid4())
         digest = hashlib.sha256(payload.encode("utf-8")).hexdigest()
         with self._lock:
-            self._registry[token_id] = _RegistryEntry(agent_id, digest, expires_at_s)
+            self._prune()
+            self._registry.put(agent_id, token_id, _RegistryEntry(agent_id, digest, expires_at_s))
         return IssuedToken(f"{payload_b64}.{self.sign(payload_b64)}", token_id, payload)
 
     def revoke(self, token_id: str) -> bool:
@@ -160,6 +180,14 @@ class TokenAuthority:
     def clear(self) -> None:
         with self._lock:
             self._registry.clear()
+
+    def _prune(self) -> None:
+        now = self._clock()
+        if now < self._next_prune:
+            return
+        self._next_prune = now + _PRUNE_EVERY_S
+        cutoff = now - self._grace_s
+        self._registry.drop_where(lambda entry: entry.expires_at <= cutoff)
 
 
 def decode_payload(payload_b64: str) -> dict[str, Any] | None:
