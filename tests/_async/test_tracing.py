@@ -44,7 +44,11 @@ EMAIL = {"to": "to-secret-5e1@example.com", "subject": "s-secret-41d2", "body": 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[GatewayServer]:
-    gateway = EmbeddedGateway("tracing", default_policy=ALLOW_BUILTIN_TOOLS, rate_limit=None)
+    # log_secrets: the span test reads the whole tokens and signatures back from the
+    # request log, to prove that none of them reached a span.
+    gateway = EmbeddedGateway(
+        "tracing", default_policy=ALLOW_BUILTIN_TOOLS, rate_limit=None, log_secrets=True
+    )
     with GatewayServer(gateway) as running:
         yield running
 
