@@ -13,8 +13,8 @@ must arrive whole within `request_deadline_s` of the connection opening or of th
 previous answer (a reaper thread disconnects slow and half-sent clients); headers
 are cut off at `max_header_bytes`, bodies (chunked ones too) at `max_body_bytes`,
 and the bodies held at once at `max_body_bytes_in_flight`. A `Host` other than the
-loopback names with the bound port is answered 421, so a DNS-rebinding page cannot
-reach the admin routes.
+loopback names (127.0.0.1, localhost, [::1], any port) is answered 421, so a
+DNS-rebinding page cannot reach the admin routes.
 """
 
 from __future__ import annotations
@@ -87,11 +87,7 @@ class _Server(ThreadingHTTPServer):
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
-        port = self.server_address[1]
-        names = {*_LOOPBACK_NAMES, _host_literal(address[0])}
-        self.allowed_hosts = frozenset(
-            {f"{name}:{port}" for name in names} | (names if port == 80 else set())
-        )
+        self.allowed_names = frozenset({*_LOOPBACK_NAMES, _host_literal(address[0])})
 
     # connections -------------------------------------------------------------
 
@@ -214,7 +210,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._refuse(431, "request headers too large")
             return
         host = (self.headers.get("host") or "").strip().lower()
-        if host not in self.server.allowed_hosts:
+        if not _host_allowed(host, self.server.allowed_names):
             # DNS rebinding: a page on evil.example resolving to 127.0.0.1 sends its own name
             self._refuse(421, "this server answers to its loopback address only")
             return
@@ -373,6 +369,19 @@ class _Handler(BaseHTTPRequestHandler):
             " replayed" if replayed else "",
             (time.perf_counter() - started) * 1000,
         )
+
+
+def _host_allowed(host: str, names: frozenset[str]) -> bool:
+    """Whether a `Host` value names this machine's loopback: ``name`` or ``name:port``.
+
+    The name is what a DNS-rebinding page cannot fake (the browser sends the page's own
+    name). Any port is accepted: behind a port forward (``ssh -L``, a container's port
+    mapping) or an HTTP proxy the client's port is not the one this server bound.
+    """
+    name, _, port = host.rpartition(":") if not host.endswith("]") else (host, "", "")
+    if not name or (port and not port.isdigit()):
+        name = host
+    return name in names
 
 
 def _host_literal(host: str) -> str:
