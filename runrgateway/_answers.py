@@ -3,7 +3,6 @@ a 4Runr Gateway's (an HTML page from a proxy, a text error, an empty body). No I
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -37,6 +36,8 @@ def json_object_or_none(content: bytes) -> dict[str, Any] | None:
 
 def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
     """One short line from a text or HTML body: the page title if any, else its text."""
+    import html  # only for an answer that is not the gateway's: kept off the cold start
+
     title = _TITLE.search(text)
     if title is not None:
         text = title.group(1)

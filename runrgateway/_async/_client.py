@@ -240,16 +240,15 @@ class GatewayClient(ClientBase):
         correlation_id: str | None = None,
     ) -> Any:
         """Call `tool`/`action` through the gateway and return the result's `data`."""
-        response = await self.proxy_response(
-            tool,
-            action,
-            params,
-            agent_token,
-            proof_payload_override,
-            idempotency_key=idempotency_key,
-            correlation_id=correlation_id,
-        )
-        return response.data
+        plan = self._plan_proxy(
+            tool, action, params, agent_token, proof_payload_override, idempotency_key,
+            correlation_id,
+        )  # fmt: skip
+        with deadline_scope(self._deadline_s), self._proxy_span(plan, False) as span:
+            response, attempts, _ = await self._proxy_call(plan, agent_token, False)
+            span.succeeded(response, attempts)
+            body = decode(response, plan.correlation_id, attempts, as_is)
+        return body.get("data")  # no ProxyResponse: nothing reads its other fields here
 
     async def proxy_response(
         self,
