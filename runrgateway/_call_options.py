@@ -18,16 +18,19 @@ wall clock is set).
 
 from __future__ import annotations
 
+import threading
 import time
 from contextlib import AbstractContextManager, nullcontext
-from contextvars import ContextVar, Token
 from dataclasses import FrozenInstanceError
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from ._config import check_retry_settings, check_timeout_ms
 from ._constants import LONGEST_WAIT_S
 from ._errors import GatewayConfigError, GatewayTimeoutError
 from ._validation import check_number
+
+if TYPE_CHECKING:
+    from contextvars import ContextVar, Token
 
 
 class NotGiven:
@@ -209,31 +212,48 @@ class Deadline:
         )
 
 
-# The deadline of the call in progress in this task or thread, if it has one.
-_CURRENT: ContextVar[Deadline | None] = ContextVar("runrgateway_deadline", default=None)
+# The deadline of the call in progress in this task or thread, if it has one. Made at
+# the first call with a deadline: importing `contextvars` costs about 0.7 M instructions,
+# a tenth of a typical module, and most programs never set a deadline. Made under a
+# lock so that two threads cannot each make one (a deadline set on the one that lost
+# would be invisible to the calls).
+_CURRENT: ContextVar[Deadline | None] | None = None
+_CURRENT_MADE = threading.Lock()
+
+
+def _current_var() -> ContextVar[Deadline | None]:
+    global _CURRENT
+    with _CURRENT_MADE:
+        if _CURRENT is None:
+            from contextvars import ContextVar
+
+            _CURRENT = ContextVar("runrgateway_deadline", default=None)
+        return _CURRENT
 
 
 def current_deadline() -> Deadline | None:
     """The deadline of the call this code runs inside, or None."""
-    return _CURRENT.get()
+    current = _CURRENT
+    return None if current is None else current.get()
 
 
 class _Scope:
-    """The context of one call with a deadline: sets `_CURRENT` while the call runs."""
+    """The context of one call with a deadline: sets the deadline while the call runs."""
 
-    __slots__ = ("_deadline", "_token")
+    __slots__ = ("_deadline", "_token", "_var")
 
-    def __init__(self, deadline: Deadline) -> None:
+    def __init__(self, var: ContextVar[Deadline | None], deadline: Deadline) -> None:
+        self._var = var
         self._deadline = deadline
         self._token: Token[Deadline | None] | None = None
 
     def __enter__(self) -> Deadline:
-        self._token = _CURRENT.set(self._deadline)
+        self._token = self._var.set(self._deadline)
         return self._deadline
 
     def __exit__(self, *exc_info: object) -> None:
         assert self._token is not None
-        _CURRENT.reset(self._token)
+        self._var.reset(self._token)
 
 
 def deadline_scope(deadline_s: float | None) -> AbstractContextManager[Deadline | None]:
@@ -242,8 +262,10 @@ def deadline_scope(deadline_s: float | None) -> AbstractContextManager[Deadline 
     Nested calls (the token mint inside a proxy call) keep the enclosing deadline when it
     ends first: a mint can never get more time than the call it serves.
     """
-    outer = _CURRENT.get()
+    outer = current_deadline()
     if deadline_s is None:
         return nullcontext(outer)  # nothing to set: the common case costs no context switch
     deadline = Deadline(deadline_s).earlier(outer)
-    return nullcontext(outer) if deadline is outer else _Scope(deadline)
+    if deadline is outer:
+        return nullcontext(outer)
+    return _Scope(_CURRENT or _current_var(), deadline)
