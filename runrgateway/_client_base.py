@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -33,8 +33,10 @@ from ._config import (
 )
 from ._constants import (
     LOGGER_NAME,
+    LONGEST_WAIT_S,
     READ_ONLY_ACTIONS,
 )
+from ._environment import read_environment
 from ._errors import GatewayConfigError
 from ._ids import generate_correlation_id
 from ._keys import AgentKey
@@ -76,6 +78,7 @@ from ._transport import (
     closed_error,
     pool_limits,
 )
+from ._validation import check_callable, check_number
 
 logger = logging.getLogger(LOGGER_NAME)
 
@@ -181,6 +184,30 @@ class ClientBase(AttemptJudge):
         self._deadline_s = options.deadline_s
         self._rules = RetryRules(options.max_retries, options.max_retry_after_s)
         self._retry_loop = None  # built from the rules above at the next call
+
+    @classmethod
+    def from_env(
+        cls: type[_Client],
+        *,
+        default_base_url: str | None = None,
+        environ: Mapping[str, str] | None = None,
+        **overrides: Any,
+    ) -> _Client:
+        """A client configured from environment variables; keyword arguments win.
+
+        Reads ``GATEWAY_URL``, ``AGENT_ID``, the key as PEM text in ``AGENT_PRIVATE_KEY``
+        or as a file in ``AGENT_PRIVATE_KEY_FILE``, ``AGENT_KEY_PASSWORD``,
+        ``AGENT_INTENT`` (the `default_intent`) and ``GATEWAY_ALLOW_INSECURE_HTTP``. Any
+        constructor argument may be passed to override what the environment says.
+        `default_base_url` (e.g. ``"mock://dev"``) is used when ``GATEWAY_URL`` is unset;
+        with a ``mock://`` URL the agent id and key may be left out. `environ` replaces
+        ``os.environ``.
+
+        Raises `GatewayConfigError` naming exactly the variables that are missing.
+        """
+        settings = read_environment(environ, overrides, default_base_url=default_base_url)
+        build: Callable[..., _Client] = cls  # each twin's constructor, with every setting
+        return build(**settings.kwargs)
 
     def with_options(
         self: _Client,
@@ -324,6 +351,13 @@ class ClientBase(AttemptJudge):
             tool, action, sent_params, params_json, proof_text, key, chosen, idempotent, call_id
         )
 
+    def _span(self, name: str, correlation_id: str, method: str, **attributes: Any) -> AnySpan:
+        """The span of one call (`_tracing.call_span`) under this client's provider."""
+        return call_span(
+            name, self._tracer_provider, correlation_id=correlation_id, method=method,
+            **attributes,
+        )  # fmt: skip
+
     def _proxy_span(self, plan: ProxyPlan, run_async: bool) -> AnySpan:
         """The span of a proxy call, named after its ``tool:action`` (no params in it)."""
         return call_span(
@@ -390,6 +424,30 @@ class ClientBase(AttemptJudge):
         that a traceback's local variables never show the Signature."""
         signature = self._signer.sign(call.method, call.signed_url, call.headers, call.body)
         return SealedHeaders({**call.headers, **signature})
+
+    def _direct_request(
+        self, call: PreparedCall, headers: dict[str, str], timeout: httpx2.Timeout
+    ) -> httpx2.Request:
+        """An attempt's request as the SDK's own transport takes it (no client around it)."""
+        return httpx2.Request(
+            call.method,
+            call.url,
+            content=call.body,
+            headers=headers,
+            extensions={"timeout": timeout.as_dict()},  # what httpx2's client sets
+        )
+
+    @staticmethod
+    def _poll_settings(timeout_s: Any, poll_interval_s: Any, on_poll: Any) -> tuple[float, float]:
+        """`wait_for_job`'s settings, checked: the timeout and the first interval (s)."""
+        timeout_s = check_number(
+            timeout_s, "timeout_s", above_minimum=False, maximum=LONGEST_WAIT_S, unit=" (seconds)"
+        )
+        interval = check_number(
+            poll_interval_s, "poll_interval_s", maximum=LONGEST_WAIT_S, unit=" (seconds)"
+        )
+        check_callable(on_poll, "on_poll")
+        return timeout_s, max(0.01, interval)
 
     def _check_open(self) -> None:
         if self._closing.is_set() or self._copy_closed:

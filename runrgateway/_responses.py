@@ -30,7 +30,7 @@ from ._errors import (
     error_from_response,
 )
 from ._masking import mask_sensitive, mask_text
-from ._models import ProxyResponse, TokenInfo, TokenOptions
+from ._models import JobResponse, ProxyResponse, TokenInfo, TokenOptions
 from ._requests import PreparedCall
 from ._retry import Failure
 from ._tokens import Credential, decode_token, parse_timestamp
@@ -245,3 +245,10 @@ def _safe_url(url: httpx2.URL) -> str:
     host = f"[{url.host}]" if ":" in url.host else url.host  # an IPv6 address
     port = f":{url.port}" if url.port is not None else ""
     return f"{url.scheme}://{host}{port}{url.raw_path.split(b'?', 1)[0].decode('ascii')}"
+
+
+def job_timeout(job_id: str, job: JobResponse, timeout_s: float) -> GatewayTimeoutError:
+    """`wait_for_job` gave up: the job is still running after `timeout_s`."""
+    return GatewayTimeoutError(
+        f"job {job_id!r} still {job.status} after {timeout_s:g} s", status_code=None
+    )

@@ -27,11 +27,9 @@ from .._constants import (
     DEFAULT_POOL_TIMEOUT_MS,
     DEFAULT_TIMEOUT_MS,
     JOB_POLL_CAP_S,
-    LONGEST_WAIT_S,
     MANAGED_TOKEN_TTL_MINUTES,
 )
-from .._environment import read_environment
-from .._errors import GatewayTimeoutError, GatewayTokenError
+from .._errors import GatewayTokenError
 from .._ids import generate_correlation_id
 from .._models import JobResponse, ProxyResponse, TokenInfo, TokenOptions
 from .._pools import AsyncPools
@@ -40,6 +38,7 @@ from .._responses import (
     as_is,
     decode,
     job_started,
+    job_timeout,
     jobs_unsupported,
     merged_spec,
     proxy_response,
@@ -47,9 +46,8 @@ from .._responses import (
 )
 from .._retry import CallHistory, Outcome
 from .._tokens import Credential, utc_now
-from .._tracing import call_span, note_retry
+from .._tracing import note_retry
 from .._transport import closed_error, environment_proxy
-from .._validation import check_callable, check_number
 from ._token_manager import AsyncTokenManager
 
 if TYPE_CHECKING:
@@ -131,29 +129,6 @@ class GatewayClient(ClientBase):
             proxy = environment_proxy(httpx2.URL(self._endpoint.base_url))
             self._pools = AsyncPools(lambda: AsyncPools.new_transport(limits, proxy))
 
-    @classmethod
-    def from_env(
-        cls,
-        *,
-        default_base_url: str | None = None,
-        environ: Mapping[str, str] | None = None,
-        **overrides: Any,
-    ) -> GatewayClient:
-        """A client configured from environment variables; keyword arguments win.
-
-        Reads ``GATEWAY_URL``, ``AGENT_ID``, the key as PEM text in ``AGENT_PRIVATE_KEY``
-        or as a file in ``AGENT_PRIVATE_KEY_FILE``, ``AGENT_KEY_PASSWORD``,
-        ``AGENT_INTENT`` (the `default_intent`) and ``GATEWAY_ALLOW_INSECURE_HTTP``. Any
-        constructor argument may be passed to override what the environment says.
-        `default_base_url` (e.g. ``"mock://dev"``) is used when ``GATEWAY_URL`` is unset;
-        with a ``mock://`` URL the agent id and key may be left out. `environ` replaces
-        ``os.environ``.
-
-        Raises `GatewayConfigError` naming exactly the variables that are missing.
-        """
-        settings = read_environment(environ, overrides, default_base_url=default_base_url)
-        return cls(**settings.kwargs)
-
     async def close(self) -> None:
         """Close the connection pools (not an `http_client` passed in by the caller).
 
@@ -194,9 +169,9 @@ class GatewayClient(ClientBase):
         )
         correlation_id = generate_correlation_id()
         # A mint made for a call counts against that call's deadline (the earlier wins).
-        with deadline_scope(self._deadline_s), call_span(
-            "generate_token", self._tracer_provider, correlation_id=correlation_id,
-            method="POST", tools=options.tools, permissions=options.permissions,
+        with deadline_scope(self._deadline_s), self._span(
+            "generate_token", correlation_id, "POST", tools=options.tools,
+            permissions=options.permissions,
         ) as span:  # fmt: skip
             response, attempts = await self._send(
                 self._prepare(
@@ -334,10 +309,10 @@ class GatewayClient(ClientBase):
 
     async def _get_job(self, path: str, job_id: str) -> JobResponse:
         correlation_id = generate_correlation_id()
-        with deadline_scope(self._deadline_s), call_span(
-            "get_job", self._tracer_provider, correlation_id=correlation_id, method="GET",
-            job_id=job_id,
-        ) as span:  # fmt: skip
+        with (
+            deadline_scope(self._deadline_s),
+            self._span("get_job", correlation_id, "GET", job_id=job_id) as span,
+        ):
             response, attempts = await self._send(
                 self._prepare(
                     "GET", path, body=None, correlation_id=correlation_id, idempotent=True
@@ -359,14 +334,7 @@ class GatewayClient(ClientBase):
         `on_poll(job, elapsed_s)` is called after every poll (to show progress).
         """
         path = job_path(job_id)
-        timeout_s = check_number(
-            timeout_s, "timeout_s", above_minimum=False, maximum=LONGEST_WAIT_S, unit=" (seconds)"
-        )
-        interval = check_number(
-            poll_interval_s, "poll_interval_s", maximum=LONGEST_WAIT_S, unit=" (seconds)"
-        )
-        interval = max(0.01, interval)
-        check_callable(on_poll, "on_poll")
+        timeout_s, interval = self._poll_settings(timeout_s, poll_interval_s, on_poll)
         started = time.monotonic()
         deadline = started + timeout_s
         while True:
@@ -377,9 +345,7 @@ class GatewayClient(ClientBase):
                 return job
             left = deadline - time.monotonic()
             if left <= 0:
-                raise GatewayTimeoutError(
-                    f"job {job_id!r} still {job.status} after {timeout_s:g} s", status_code=None
-                )
+                raise job_timeout(job_id, job, timeout_s)
             await self._closing.sleep(min(interval, left))  # close() ends the wait
             interval = min(interval * 1.5, JOB_POLL_CAP_S)
 
@@ -396,9 +362,7 @@ class GatewayClient(ClientBase):
         correlation_id = generate_correlation_id()
         with (
             deadline_scope(self._deadline_s),
-            call_span(
-                "get_policy", self._tracer_provider, correlation_id=correlation_id, method="GET"
-            ) as span,
+            self._span("get_policy", correlation_id, "GET") as span,
         ):
             response, attempts = await self._send(
                 self._prepare(
@@ -483,13 +447,7 @@ class GatewayClient(ClientBase):
                 timeout=timeout,
                 follow_redirects=False,  # whatever a caller's client says: see _transport
             )
-        request = httpx2.Request(
-            call.method,
-            call.url,
-            content=call.body,
-            headers=headers,
-            extensions={"timeout": timeout.as_dict()},  # what httpx2's client sets
-        )
+        request = self._direct_request(call, headers, timeout)
         response = await self._pools.transport().handle_async_request(request)
         response.request = request
         try:
