@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from cryptography.hazmat.primitives import serialization
 
 from .._keys import AgentKey
+from ._limits import DEFAULT_LIMITS, StoreFull
 
 DEFAULT_ROLE = "agent"
 
@@ -52,9 +53,14 @@ def normalise_public_key(pem: str) -> str:
 class AgentRegistry:
     """Thread-safe store of agents by id."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_agents: int = DEFAULT_LIMITS.max_agents) -> None:
         self._agents: dict[str, Agent] = {}
+        self._max_agents = max_agents
         self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._agents)
 
     def get(self, agent_id: str) -> Agent | None:
         with self._lock:
@@ -74,17 +80,23 @@ class AgentRegistry:
         agent_id: str | None = None,
         public_key_pem: str | None = None,
     ) -> Agent:
-        """Register an agent (a new uuid unless `agent_id` is given); replaces one with that id."""
+        """Register an agent (a new uuid unless `agent_id` is given); replaces one with that id.
+
+        Raises StoreFull when `max_agents` are registered already.
+        """
         keys = [normalise_public_key(public_key_pem)] if public_key_pem else []
         agent = Agent(agent_id or str(uuid.uuid4()), name, role, created_by, public_keys=keys)
         with self._lock:
+            if agent.agent_id not in self._agents and len(self._agents) >= self._max_agents:
+                raise StoreFull(f"{self._max_agents} agents are registered already")
             self._agents[agent.agent_id] = agent
         return agent
 
     def ensure(
         self, agent_id: str, public_key_pem: str | None = None, *, create: bool
     ) -> Agent | None:
-        """Add `public_key_pem` to the agent (creating it when `create`); None if it is unknown."""
+        """Add `public_key_pem` to the agent (creating it when `create`); None if it is unknown
+        (or would be created past `max_agents`)."""
         with self._lock:
             agent = self._agents.get(agent_id)
             if agent is not None and (not public_key_pem or public_key_pem in agent.public_keys):
@@ -93,7 +105,7 @@ class AgentRegistry:
         with self._lock:
             agent = self._agents.get(agent_id)
             if agent is None:
-                if not create:
+                if not create or len(self._agents) >= self._max_agents:
                     return None
                 agent = Agent(agent_id, name=agent_id)
                 self._agents[agent_id] = agent

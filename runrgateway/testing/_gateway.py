@@ -116,12 +116,14 @@ class EmbeddedGateway:
         self._verify_signatures = bool(verify_signatures)
         self.clock: Clock = clock or time.time
         mode = check_upstream_mode(upstream_mode)
-        agents = AgentRegistry()
+        agents = AgentRegistry(limits.max_agents)
         calls, window_s = rate_limit if rate_limit is not None else (None, DEFAULT_WINDOW_S)
         self._state = GatewayState(
             clock=self.clock,
             agents=agents,
-            policies=PolicyStore(self.clock, dict(default_policy) if default_policy else None),
+            policies=PolicyStore(
+                self.clock, dict(default_policy) if default_policy else None, limits.max_policies
+            ),
             tokens=TokenAuthority(self.clock, secret, limits),
             limiter=FixedWindowLimiter(self.clock, calls, window_s),
             idempotency=IdempotencyStore(self.clock, limits),

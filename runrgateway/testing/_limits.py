@@ -14,6 +14,10 @@ from dataclasses import dataclass, fields
 MIB = 1024 * 1024
 
 
+class StoreFull(Exception):
+    """A store holds as much as its `GatewayLimits` bound allows; nothing was added."""
+
+
 @dataclass(frozen=True)
 class GatewayLimits:
     """The bounds of one embedded gateway and its HTTP server (defaults suit `serve`).
@@ -43,6 +47,9 @@ class GatewayLimits:
         idempotency_keys_total, idempotency_bytes_total: over either, the oldest key of
             the agent holding the most goes, so one agent never evicts another agent's
             keys while it holds more.
+    Agents and policies (registering either is open on `serve`):
+        max_agents, max_policies: beyond them `create-agent` / `policies` answer 507 (a
+            policy is read on every call: their number is also each call's cost).
     Token registry (provenance):
         tokens_per_agent: live tokens kept per agent; one more drops that agent's oldest.
         tokens_total: a backstop over all agents (registering agents is open too); over
@@ -65,6 +72,8 @@ class GatewayLimits:
     idempotency_keys_total: int = 50_000
     idempotency_bytes_per_agent: int = 4 * MIB
     idempotency_bytes_total: int = 32 * MIB
+    max_agents: int = 100_000
+    max_policies: int = 10_000
     tokens_per_agent: int = 10_000
     tokens_total: int = 100_000
     expired_token_grace_s: float = 3600.0

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from ._limits import DEFAULT_LIMITS, StoreFull
 from ._messages import compact_json
 from ._time import Clock, iso_utc_ms
 
@@ -104,9 +105,15 @@ def merge_specs(specs: list[dict[str, Any]]) -> MergedSpec:
 class PolicyStore:
     """Thread-safe policies by agent id and by role, with an optional fallback spec."""
 
-    def __init__(self, clock: Clock, fallback: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        fallback: dict[str, Any] | None = None,
+        max_policies: int = DEFAULT_LIMITS.max_policies,
+    ) -> None:
         self._clock = clock
         self.fallback = fallback
+        self._max_policies = max_policies
         self._policies: list[Policy] = []
         self._lock = threading.Lock()
 
@@ -129,6 +136,8 @@ class PolicyStore:
             description,
         )
         with self._lock:
+            if len(self._policies) >= self._max_policies:
+                raise StoreFull(f"{self._max_policies} policies are stored already")
             self._policies.append(policy)
         return policy
 

@@ -7,6 +7,7 @@ from typing import Any
 from .._errors import ErrorCode
 from .._version import __version__
 from ._agents import generate_rsa_key_pair, normalise_public_key
+from ._limits import StoreFull
 from ._messages import GatewayResponse, error_response, js_truthy, json_response
 from ._policies import spec_errors
 from ._state import GatewayState
@@ -17,6 +18,11 @@ def framework_error(status: int, error: str, message: str, code: str) -> Gateway
     """An answer in the web framework's own shape (Fastify): the detail is in `message`."""
     body = {"statusCode": status, "error": error, "message": message, "code": code}
     return json_response(status, body)
+
+
+def _full(exc: StoreFull) -> GatewayResponse:
+    """507: `serve` is a development server; restarting it starts afresh."""
+    return error_response(507, f"Gateway store full: {exc}", ErrorCode.INTERNAL)
 
 
 def not_found(method: str, path: str) -> GatewayResponse:
@@ -96,9 +102,12 @@ def create_agent(state: GatewayState, body: Any) -> tuple[GatewayResponse, str |
             return error_response(400, message, ErrorCode.VALIDATION_FAILED), None
     else:
         private_key, public_key = generate_rsa_key_pair()
-    agent = state.agents.add(
-        name=str(name), role=str(role), created_by=str(created_by), public_key_pem=public_key
-    )
+    try:
+        agent = state.agents.add(
+            name=str(name), role=str(role), created_by=str(created_by), public_key_pem=public_key
+        )
+    except StoreFull as exc:
+        return _full(exc), None
     answer: dict[str, Any] = {"agent_id": agent.agent_id, "private_key": private_key}
     if private_key is None:
         del answer["private_key"]
@@ -133,13 +142,18 @@ def create_policy(state: GatewayState, body: Any) -> GatewayResponse:
         )
     if agent_id and state.agents.get(str(agent_id)) is None:
         return error_response(404, "Agent not found", ErrorCode.AGENT_NOT_FOUND)
-    policy = state.policies.add(
-        body["name"],
-        body["spec"],
-        agent_id=str(agent_id) if agent_id else None,
-        role=str(role) if role else None,
-        description=body.get("description") if isinstance(body.get("description"), str) else None,
-    )
+    try:
+        policy = state.policies.add(
+            body["name"],
+            body["spec"],
+            agent_id=str(agent_id) if agent_id else None,
+            role=str(role) if role else None,
+            description=body.get("description")
+            if isinstance(body.get("description"), str)
+            else None,
+        )
+    except StoreFull as exc:
+        return _full(exc)
     return json_response(201, policy.to_wire())
 
 

@@ -505,3 +505,20 @@ def test_expired_tokens_are_pruned_and_one_agent_cannot_push_out_anothers(
         gone = victim.proxy("serpapi", "search", SEARCH, short)
         assert gone.json()["error"] == "Token not found in registry"
         assert victim.proxy("serpapi", "search", SEARCH, kept).status_code == 200
+
+
+def test_agents_and_policies_stop_at_their_caps(http: httpx2.Client) -> None:
+    with serve(GatewayLimits(max_agents=3, max_policies=2)) as server:
+        url = server.url
+        agents = [register(http, url, AgentKey.generate("ed25519"), f"a{i}") for i in range(3)]
+        extra = http.post(
+            f"{url}/api/create-agent", json={"name": "x", "created_by": "t", "role": "agent"}
+        )
+        assert extra.status_code == 507 and extra.json()["code"] == "INTERNAL"
+        spec = {"scopes": ["serpapi:search"]}
+        for agent_id in agents[:2]:
+            body = {"name": "p", "agentId": agent_id, "spec": spec}
+            assert http.post(f"{url}/api/policies", json=body).status_code == 201
+        body = {"name": "p", "agentId": agents[2], "spec": spec}
+        assert http.post(f"{url}/api/policies", json=body).status_code == 507
+        assert http.get(f"{url}/api/health").status_code == 200
