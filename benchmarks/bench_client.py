@@ -283,9 +283,21 @@ class Rounds:
     samples: dict[str, list[list[float]]] = field(
         default_factory=lambda: {side: [] for side in SIDES}
     )
+    # This process's CPU time per call (time.process_time): what the client spent,
+    # whatever the machine's load did to the wall time.
+    cpu: dict[str, list[float]] = field(default_factory=lambda: {side: [] for side in SIDES})
 
     def add(self, side: str, values: list[float]) -> None:
         self.samples[side].append(values)
+
+    def cpu_text(self) -> str:
+        if not self.cpu[SDK]:
+            return ""
+        med = {side: statistics.median(values) * 1e6 for side, values in self.cpu.items()}
+        return (
+            f"; client CPU per call: sdk {med[SDK]:.0f} us, same bytes {med[SAME]:.0f} us, "
+            f"hand-written {med[HAND]:.0f} us (+{med[SDK] - med[HAND]:.0f} us)"
+        )
 
     def median(self, side: str) -> float:
         return statistics.median(x for r in self.samples[side] for x in r)
@@ -329,6 +341,7 @@ async def _latency_async(settings: Settings, gw: Gateway, agent: Agent, managed:
         async with _bare(httpx2.AsyncClient()) as same, httpx2.AsyncClient() as hand:
 
             async def one(side: str, headers: dict[str, str]) -> float:
+                cpu = time.process_time()
                 start = time.perf_counter()
                 if side == SDK:
                     await client.proxy(TOOL, ACTION, PARAMS, sdk_token)
@@ -336,7 +349,9 @@ async def _latency_async(settings: Settings, gw: Gateway, agent: Agent, managed:
                     _data(await same.post(floors.url, content=floors.body, headers=headers))
                 else:
                     _data(await hand.post(floors.url, json=floors.hand))
-                return time.perf_counter() - start
+                elapsed = time.perf_counter() - start
+                rounds.cpu[side].append(time.process_time() - cpu)
+                return elapsed
 
             for headers in floors.signed(5):  # warm up the floors' connections
                 await one(SAME, headers)
@@ -367,6 +382,7 @@ def _latency_sync(settings: Settings, gw: Gateway, agent: Agent, managed: bool) 
         with _bare(httpx2.Client()) as same, httpx2.Client() as hand:
 
             def one(side: str, headers: dict[str, str]) -> float:
+                cpu = time.process_time()
                 start = time.perf_counter()
                 if side == SDK:
                     client.proxy(TOOL, ACTION, PARAMS, sdk_token)
@@ -374,7 +390,9 @@ def _latency_sync(settings: Settings, gw: Gateway, agent: Agent, managed: bool) 
                     _data(same.post(floors.url, content=floors.body, headers=headers))
                 else:
                     _data(hand.post(floors.url, json=floors.hand))
-                return time.perf_counter() - start
+                elapsed = time.perf_counter() - start
+                rounds.cpu[side].append(time.process_time() - cpu)
+                return elapsed
 
             for headers in floors.signed(5):  # warm up the floors' connections
                 one(SAME, headers)
@@ -427,6 +445,7 @@ def section_latency(settings: Settings, keys: dict[str, AgentKey], report: Repor
                     )
                 ratio = rounds.ratio(HAND)
                 text = f"proxy/{mode} {twin} {label}: " + _floors_text(rounds, "us", 1e6)
+                text += rounds.cpu_text()
                 target = LATENCY_TARGETS.get((mode, label))
                 if target is None and label == "rsa" and twin == "sync":
                     target = RSA_SYNC_TARGET
