@@ -219,10 +219,7 @@ class GatewayClient(ClientBase):
             tool, action, params, agent_token, proof_payload_override, idempotency_key,
             correlation_id,
         )  # fmt: skip
-        with deadline_scope(self._deadline_s), self._proxy_span(plan, False) as span:
-            response, attempts, _ = await self._proxy_call(plan, agent_token, False)
-            span.succeeded(response, attempts)
-            body = decode(response, plan.correlation_id, attempts, as_is)
+        _, body, _, _ = await self._proxy_answer(plan, agent_token)
         return body.get("data")  # no ProxyResponse: nothing reads its other fields here
 
     async def proxy_response(
@@ -241,10 +238,7 @@ class GatewayClient(ClientBase):
             tool, action, params, agent_token, proof_payload_override, idempotency_key,
             correlation_id,
         )  # fmt: skip
-        with deadline_scope(self._deadline_s), self._proxy_span(plan, False) as span:
-            response, attempts, credential = await self._proxy_call(plan, agent_token, False)
-            span.succeeded(response, attempts)
-            body = decode(response, plan.correlation_id, attempts, as_is)
+        response, body, attempts, credential = await self._proxy_answer(plan, agent_token)
         return proxy_response(response, body, plan.correlation_id, attempts, credential)
 
     async def proxy_async(
@@ -269,6 +263,17 @@ class GatewayClient(ClientBase):
             if started is None:
                 raise jobs_unsupported(response, body, plan.correlation_id, attempts, credential)
         return started
+
+    async def _proxy_answer(
+        self, plan: ProxyPlan, agent_token: str | None
+    ) -> tuple[httpx2.Response, dict[str, Any], int, Credential]:
+        """A planned proxy call run at once, in its deadline and span: the answer, its
+        body, the attempts made and the token used."""
+        with deadline_scope(self._deadline_s), self._proxy_span(plan, False) as span:
+            response, attempts, credential = await self._proxy_call(plan, agent_token, False)
+            span.succeeded(response, attempts)
+            body = decode(response, plan.correlation_id, attempts, as_is)
+        return response, body, attempts, credential
 
     async def _proxy_call(
         self, plan: ProxyPlan, agent_token: str | None, run_async: bool
