@@ -127,7 +127,7 @@ class EmbeddedGateway:
             tokens=TokenAuthority(self.clock, secret, limits),
             limiter=FixedWindowLimiter(self.clock, calls, window_s),
             idempotency=IdempotencyStore(self.clock, limits),
-            jobs=JobRunner(self.clock),
+            jobs=JobRunner(self.clock, limits=limits),
             faults=FaultPlan(),
             signatures=SignatureGuard(
                 agents.public_keys, max_skew_s=max_signature_skew_s, max_nonces=limits.max_nonces

@@ -1,8 +1,9 @@
 """Background jobs for ``"async": true`` calls, run one at a time by a worker thread.
 
 The worker starts on the first job and ends after a short idle spell, so idle
-gateways hold no threads. Finished jobs are kept for `retention_s` and at most
-`max_jobs` jobs are remembered.
+gateways hold no threads. Finished jobs are kept for `retention_s`, within
+`GatewayLimits`' caps on jobs and on their results' bytes, per agent and in total
+(`OwnerQuota`: an agent over its cap loses its own oldest jobs, never another's).
 """
 
 from __future__ import annotations
@@ -11,16 +12,19 @@ import logging
 import queue
 import threading
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ._limits import DEFAULT_LIMITS, GatewayLimits
+from ._messages import compact_json
+from ._quota import OwnerQuota
 from ._time import Clock
 
 logger = logging.getLogger("runrgateway.gateway")
 
 IDLE_EXIT_S = 0.5
+_JOB_OVERHEAD = 512  # bytes a job costs beyond its result (objects, ids, dict slots)
 
 
 class JobFailed(Exception):
@@ -54,11 +58,17 @@ class Job:
 class JobRunner:
     """Queues work and runs it in a background thread."""
 
-    def __init__(self, clock: Clock, retention_s: float = 3600.0, max_jobs: int = 1000) -> None:
+    def __init__(
+        self, clock: Clock, retention_s: float = 3600.0, limits: GatewayLimits = DEFAULT_LIMITS
+    ) -> None:
         self._clock = clock
         self._retention_s = retention_s
-        self._max_jobs = max_jobs
-        self._jobs: OrderedDict[str, Job] = OrderedDict()
+        self._jobs: OwnerQuota[str, Job] = OwnerQuota(
+            per_owner=limits.jobs_per_agent,
+            total=limits.jobs_total,
+            per_owner_size=limits.job_bytes_per_agent,
+            total_size=limits.job_bytes_total,
+        )
         self._queue: queue.Queue[tuple[Job, Callable[[], Any]]] = queue.Queue()
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
@@ -70,7 +80,7 @@ class JobRunner:
         job = Job(f"job_{uuid.uuid4().hex}", agent_id)
         with self._lock:
             self._prune()
-            self._jobs[job.job_id] = job
+            self._jobs.put(agent_id, job.job_id, job, _JOB_OVERHEAD)
             self._pending += 1
             self._queue.put((job, work))
             if self._worker is None or not self._worker.is_alive():
@@ -124,17 +134,20 @@ class JobRunner:
             status, result, error = "failed", None, f"Internal error: {type(exc).__name__}"
         else:
             status, error = "done", None
+        size = _JOB_OVERHEAD + _size_of(result if error is None else error)
         with self._lock:
             job.status, job.result, job.error = status, result, error
             job.finished_at = self._clock()
+            if self._jobs.get(job.job_id) is job:  # not pushed out while it ran
+                self._jobs.put(job.agent_id, job.job_id, job, size)
 
     def _prune(self) -> None:
         cutoff = self._clock() - self._retention_s
-        for job_id in [
-            job_id
-            for job_id, job in self._jobs.items()
-            if job.finished_at is not None and job.finished_at < cutoff
-        ]:
-            del self._jobs[job_id]
-        while len(self._jobs) >= self._max_jobs:
-            self._jobs.popitem(last=False)
+        self._jobs.drop_where(lambda job: job.finished_at is not None and job.finished_at < cutoff)
+
+
+def _size_of(value: Any) -> int:
+    try:
+        return len(compact_json(value))
+    except (TypeError, ValueError):
+        return 0

@@ -47,6 +47,10 @@ class GatewayLimits:
         idempotency_keys_total, idempotency_bytes_total: over either, the oldest key of
             the agent holding the most goes, so one agent never evicts another agent's
             keys while it holds more.
+    Background jobs (``"async": true`` calls), kept an hour after they finish:
+        jobs_per_agent, job_bytes_per_agent: an agent over either loses its own oldest.
+        jobs_total, job_bytes_total: over either, the agent holding the most loses its
+            oldest.
     Agents and policies (registering either is open on `serve`):
         max_agents, max_policies: beyond them `create-agent` / `policies` answer 507 (a
             policy is read on every call: their number is also each call's cost).
@@ -72,6 +76,10 @@ class GatewayLimits:
     idempotency_keys_total: int = 50_000
     idempotency_bytes_per_agent: int = 4 * MIB
     idempotency_bytes_total: int = 32 * MIB
+    jobs_per_agent: int = 1_000
+    jobs_total: int = 10_000
+    job_bytes_per_agent: int = 4 * MIB
+    job_bytes_total: int = 32 * MIB
     max_agents: int = 100_000
     max_policies: int = 10_000
     tokens_per_agent: int = 10_000

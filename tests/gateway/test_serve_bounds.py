@@ -522,3 +522,31 @@ def test_agents_and_policies_stop_at_their_caps(http: httpx2.Client) -> None:
         body = {"name": "p", "agentId": agents[2], "spec": spec}
         assert http.post(f"{url}/api/policies", json=body).status_code == 507
         assert http.get(f"{url}/api/health").status_code == 200
+
+
+def test_jobs_are_capped_per_agent_without_touching_another_agents(http: httpx2.Client) -> None:
+    limits = GatewayLimits(jobs_per_agent=3)
+    gateway = EmbeddedGateway(
+        "jobs", limits=limits, default_policy=ALLOW_BUILTIN_TOOLS, rate_limit=None
+    )
+    with GatewayServer(gateway) as server:
+        wires = {}
+        for name in ("victim", "flood"):
+            key = AgentKey.generate("ed25519")
+            wires[name] = WireClient(http, server.url, key, register(http, server.url, key, name))
+
+        def start(wire: WireClient) -> str:
+            answer = wire.proxy("serpapi", "search", SEARCH, **{"async": True})
+            assert answer.status_code == 202, answer.text
+            job_id: str = answer.json()["job_id"]
+            return job_id
+
+        victim_job = start(wires["victim"])
+        flood_jobs = [start(wires["flood"]) for _ in range(6)]
+        assert gateway.wait_for_jobs()
+        flood = wires["flood"]
+        assert [flood.get(f"/api/jobs/{j}").status_code for j in flood_jobs] == [404] * 3 + [
+            200
+        ] * 3
+        answer = wires["victim"].get(f"/api/jobs/{victim_job}")
+        assert answer.status_code == 200 and answer.json()["status"] == "done"
