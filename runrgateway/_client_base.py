@@ -76,6 +76,7 @@ from ._transport import (
     check_http_client,
     check_pool_timeout_ms,
     closed_error,
+    direct_request,
     pool_limits,
 )
 from ._validation import check_callable, check_number
@@ -429,13 +430,7 @@ class ClientBase(AttemptJudge):
         self, call: PreparedCall, headers: dict[str, str], timeout: httpx2.Timeout
     ) -> httpx2.Request:
         """An attempt's request as the SDK's own transport takes it (no client around it)."""
-        return httpx2.Request(
-            call.method,
-            call.url,
-            content=call.body,
-            headers=headers,
-            extensions={"timeout": timeout.as_dict()},  # what httpx2's client sets
-        )
+        return direct_request(call.method, call.url, call.body, headers, timeout)
 
     @staticmethod
     def _poll_settings(timeout_s: Any, poll_interval_s: Any, on_poll: Any) -> tuple[float, float]:
