@@ -27,10 +27,7 @@ def read_json(content: bytes) -> Any:
 
 def json_object_or_none(content: bytes) -> dict[str, Any] | None:
     """The body when it is a JSON object the client can read, else None."""
-    try:
-        body = read_json(content)
-    except ValueError:
-        return None
+    body = _json.loads_or_none(content)
     return body if isinstance(body, dict) else None
 
 

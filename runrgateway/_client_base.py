@@ -376,7 +376,6 @@ class ClientBase(AttemptJudge):
             agent_token=credential.agent_token,
             token_id=credential.token_id,
             proof_payload=credential.proof_payload,
-            intent=self._intent,
             run_async=run_async,
         )
 

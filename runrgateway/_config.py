@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import httpx2
 
 from ._constants import LONGEST_WAIT_S, MAX_TTL_MINUTES, MIN_TTL_MINUTES, USER_AGENT
-from ._environment import ENV_KEY_FILE, looks_like_path
+from ._environment import ENV_KEY_FILE, is_mock_url, looks_like_path
 from ._errors import GatewayConfigError
 from ._keys import AgentKey
 from ._models import valid_ttl_minutes
@@ -71,7 +71,7 @@ def parse_base_url(base_url: Any, *, allow_insecure_http: bool = False) -> Endpo
         raise GatewayConfigError("base_url has no host")
     if parts.query or parts.fragment or parts.username or parts.password:
         raise GatewayConfigError("base_url must not carry credentials, a query or a fragment")
-    if parts.scheme != "mock":
+    if not is_mock_url(url):
         try:  # what httpx will make of it on every call: refuse it now instead
             httpx2.URL(url + "/api")
         except (httpx2.InvalidURL, ValueError, UnicodeError):

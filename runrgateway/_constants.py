@@ -20,8 +20,11 @@ DEFAULT_POOL_TIMEOUT_MS = 10_000
 BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 8.0
 
-# Managed tokens: minted for this long, refreshed this early (the lesser of the two).
-MANAGED_TOKEN_TTL_MINUTES = 15
+# A token asked for without a lifetime (`TokenOptions`) lives this long; managed tokens
+# are minted for as long unless `managed_token_ttl_minutes` says otherwise, and
+# refreshed this early (the lesser of the two).
+DEFAULT_TOKEN_TTL_MINUTES = 15
+MANAGED_TOKEN_TTL_MINUTES = DEFAULT_TOKEN_TTL_MINUTES
 TOKEN_REFRESH_MARGIN_S = 60.0
 TOKEN_REFRESH_MARGIN_FRACTION = 0.10
 # Tokens passed in by a caller are refused once older than this.
@@ -41,7 +44,10 @@ READ_ONLY_ACTIONS: frozenset[str] = frozenset(
 )
 
 JOB_STATUSES = ("queued", "running", "done", "failed")
+JOB_FINISHED_STATUSES = ("done", "failed")  # a job in one of these never changes again
 JOB_POLL_CAP_S = 5.0
+
+MOCK_URL_PREFIX = "mock://"  # base URLs that name an embedded gateway in this process
 
 MASK = "***MASKED***"
 LOGGER_NAME = "runrgateway"

@@ -14,7 +14,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._constants import MOCK_URL_PREFIX
 from ._errors import GatewayConfigError
+
+
+def is_mock_url(url: object) -> bool:
+    """Whether `url` names an embedded gateway (``mock://<name>``), case aside.
+
+    The one test of it: the client's endpoint, `from_env()`, the CLI and the mock
+    gateways' registry all ask here."""
+    return isinstance(url, str) and url.strip().lower().startswith(MOCK_URL_PREFIX)
+
 
 ENV_URL = "GATEWAY_URL"
 ENV_AGENT_ID = "AGENT_ID"
@@ -64,7 +74,7 @@ class EnvironmentSettings:
 
     @property
     def mock(self) -> bool:
-        return self.base_url.lower().startswith("mock://")
+        return is_mock_url(self.base_url)
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -177,7 +187,7 @@ def read_environment(
             )
         url = default_base_url
         fallback = True
-    mock = str(url).lower().startswith("mock://")
+    mock = is_mock_url(url)
 
     throwaway = False
     if not key_given:

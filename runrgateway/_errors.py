@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -16,6 +15,7 @@ from ._constants import (
     HEADER_ROTATION_RECOMMENDED,
     HEADER_TOKEN_EXPIRES_AT,
 )
+from ._json import compact_json
 from ._masking import mask_sensitive, mask_text
 
 
@@ -320,7 +320,7 @@ def _as_text(value: Any) -> str:
         return ""
     if isinstance(value, str):
         return value
-    return json.dumps(value, separators=(",", ":"), default=str)
+    return compact_json(value, default=str)
 
 
 def _message_from(

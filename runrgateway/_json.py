@@ -31,6 +31,27 @@ def nesting_depth(content: bytes) -> int:
     return max(accumulate(_STEP[b] for b in brackets), default=0)
 
 
+def compact_json(value: Any, *, allow_nan: bool = True, default: Any = None) -> str:
+    """JSON without spaces, non-ASCII kept (JavaScript's `JSON.stringify`): how the SDK
+    writes bodies and messages and how the embedded gateway writes its answers.
+
+    `allow_nan=False` refuses NaN and infinities (`ValueError`); `default` converts what
+    JSON cannot hold (`str`, for a message), else such a value is a `TypeError`."""
+    return json.dumps(
+        value, separators=(",", ":"), ensure_ascii=False, allow_nan=allow_nan, default=default
+    )
+
+
+def loads_or_none(content: bytes | str) -> Any:
+    """`loads`, or None for an empty body or one that is not JSON (or too deep)."""
+    if not content.strip():
+        return None
+    try:
+        return loads(content)
+    except ValueError:
+        return None
+
+
 def loads(content: bytes | str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
     """Decode JSON text; `ValueError` (never `RecursionError`) when it is not JSON,
     not UTF-8, or nested deeper than `max_depth`."""

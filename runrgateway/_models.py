@@ -10,7 +10,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from ._constants import JOB_STATUSES, MAX_TTL_MINUTES, MIN_TTL_MINUTES
+from ._constants import (
+    DEFAULT_TOKEN_TTL_MINUTES,
+    JOB_FINISHED_STATUSES,
+    JOB_STATUSES,
+    MAX_TTL_MINUTES,
+    MIN_TTL_MINUTES,
+)
 from ._errors import GatewayValidationError
 from ._tokens import format_utc, parse_timestamp
 from ._validation import encodable
@@ -69,7 +75,7 @@ class TokenOptions(JsonMixin):
 
     tools: list[str]
     permissions: list[str]
-    ttl_minutes: int = 15
+    ttl_minutes: int = DEFAULT_TOKEN_TTL_MINUTES
 
     def __post_init__(self) -> None:
         for name in ("tools", "permissions"):
@@ -109,7 +115,7 @@ class TokenOptions(JsonMixin):
             permissions=list(opts["permissions"])
             if isinstance(opts["permissions"], (list, tuple))
             else opts["permissions"],
-            ttl_minutes=opts.get("ttl_minutes", 15),
+            ttl_minutes=opts.get("ttl_minutes", DEFAULT_TOKEN_TTL_MINUTES),
         )
 
 
@@ -198,7 +204,7 @@ class JobResponse(JsonMixin):
     @property
     def finished(self) -> bool:
         """Whether the job is over: done or failed."""
-        return self.status in ("done", "failed")
+        return self.status in JOB_FINISHED_STATUSES
 
     @classmethod
     def from_body(cls, body: Any) -> "JobResponse":

@@ -179,7 +179,6 @@ def proxy_body(
     agent_token: str,
     token_id: str | None,
     proof_payload: str | None,
-    intent: str | None,
     run_async: bool = False,
 ) -> bytes:
     """The proxy-request body; `params_json` is `params` already encoded (encoded once per call)."""
@@ -187,9 +186,10 @@ def proxy_body(
     if token_id is not None:
         envelope["token_id"] = token_id
         envelope["proof_payload"] = proof_payload
-    effective_intent = params.get("intent", intent)
-    if effective_intent is not None:
-        envelope["intent"] = effective_intent
+    # The intent, as `outgoing_params` settled it (the caller's params.intent, else the
+    # client's), also travels at the top level, where the embedded gateway reads it too.
+    if params.get("intent") is not None:
+        envelope["intent"] = params["intent"]
     if run_async:
         envelope["async"] = True
     return SealedBytes(encode_json(envelope)[:-1] + b',"params":' + params_json + b"}")

@@ -7,12 +7,11 @@ arguments, both `ValueError`s) naming the parameter; nothing is ever sent first.
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
 from ._errors import GatewayError, GatewayValidationError
-from ._json import MAX_JSON_DEPTH
+from ._json import MAX_JSON_DEPTH, compact_json
 
 ErrorClass = type[GatewayError]
 
@@ -99,9 +98,7 @@ def encode_json(
     infinities, bytes, objects, non-string keys, lone surrogates, deep nesting)."""
     check_json_shape(value, what, error=error)
     try:
-        return json.dumps(
-            value, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-        ).encode()
+        return compact_json(value, allow_nan=False).encode()
     except (TypeError, ValueError, RecursionError) as exc:  # UnicodeEncodeError is a ValueError
         problem = f"{type(exc).__name__}: {str(exc)[:200]}"
     # Raised outside the except: a UnicodeEncodeError holds the whole text being encoded

@@ -75,8 +75,68 @@ class FaultDecision:
     drop: Drop | None = None
 
 
+class FaultControls:
+    """The fault methods a test calls, declared once with one signature each.
+
+    `FaultPlan` has them, and `EmbeddedGateway` offers the very same methods on its own
+    plan (`gateway.fail_next(...)`), so the two cannot drift apart."""
+
+    def _fault_plan(self) -> FaultPlan:
+        raise NotImplementedError
+
+    def fail_next(
+        self,
+        n: int = 1,
+        status: int = 503,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        route: str | None = None,
+        *,
+        retry_after: float | None = 0,
+    ) -> None:
+        """Answer the next `n` matching requests with `status` without handling them.
+
+        `body` defaults to ``{"error": <reason>, "code": <code>}``; a `str` is sent as
+        text, `bytes` as they are, anything else as JSON. 429 and 503 answers carry
+        ``Retry-After: <retry_after>`` unless `headers` set it or `retry_after` is None.
+        Calls queue up in order, so ``fail_next(1, 503); fail_next(1, 429)`` gives a 503
+        then a 429.
+        """
+        all_headers = {name.lower(): value for name, value in (headers or {}).items()}
+        if status in (429, 503) and retry_after is not None:
+            all_headers.setdefault("retry-after", f"{retry_after:g}")
+        if body is None:
+            body = {"error": _REASONS.get(status, "Injected failure"), "code": _code_for(status)}
+        plan = self._fault_plan()
+        plan._push(plan._answers, n, route, InjectedFailure(status, body, all_headers))
+
+    def delay_next(self, n: int, seconds: float, route: str | None = None) -> None:
+        """Send the answers to the next `n` matching requests `seconds` late (handled first)."""
+        if seconds < 0:
+            raise ValueError("seconds must not be negative")
+        plan = self._fault_plan()
+        plan._push(plan._delays, n, route, seconds)
+
+    def drop_next(self, n: int = 1, route: str | None = None, before_sending: bool = False) -> None:
+        """Drop the connection of the next `n` matching requests.
+
+        `before_sending`: the request never reaches the gateway (a connect error);
+        otherwise it is handled (side effects happen) and the answer is lost.
+        """
+        plan = self._fault_plan()
+        plan._push(plan._answers, n, route, Drop(before_sending))
+
+    def fail_tool_next(
+        self, n: int = 1, details: Any = "Upstream unavailable", tool: str | None = None
+    ) -> None:
+        """Make the next `n` runs of `tool` (any tool when None; ``"tool"`` or
+        ``"tool:action"``) fail: 502 External API failure."""
+        plan = self._fault_plan()
+        plan._push(plan._tool_failures, n, tool, details)
+
+
 @dataclass
-class FaultPlan:
+class FaultPlan(FaultControls):
     """Thread-safe queues of pending faults."""
 
     _answers: list[_Queued] = field(default_factory=list)
@@ -84,47 +144,8 @@ class FaultPlan:
     _tool_failures: list[_Queued] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def fail_next(
-        self,
-        n: int,
-        status: int = 503,
-        body: Any = None,
-        headers: Mapping[str, str] | None = None,
-        route: str | None = None,
-        retry_after: float | None = 0,
-    ) -> None:
-        """The next `n` matching requests get `status` (body: a JSON error unless given;
-        a `str` is sent as text, `bytes` as they are, anything else as JSON).
-
-        429 and 503 answers carry ``Retry-After: <retry_after>`` unless `headers` set it
-        or `retry_after` is None.
-        """
-        all_headers = {name.lower(): value for name, value in (headers or {}).items()}
-        if status in (429, 503) and retry_after is not None:
-            all_headers.setdefault("retry-after", f"{retry_after:g}")
-        if body is None:
-            body = {"error": _REASONS.get(status, "Injected failure"), "code": _code_for(status)}
-        self._push(self._answers, n, route, InjectedFailure(status, body, all_headers))
-
-    def delay_next(self, n: int, seconds: float, route: str | None = None) -> None:
-        """The answers to the next `n` matching requests leave `seconds` late."""
-        if seconds < 0:
-            raise ValueError("seconds must not be negative")
-        self._push(self._delays, n, route, seconds)
-
-    def drop_next(self, n: int, route: str | None = None, before_sending: bool = False) -> None:
-        """Drop the connection of the next `n` matching requests.
-
-        `before_sending`: the request never reaches the gateway (a connect error);
-        otherwise it is handled (side effects happen) and the answer is lost.
-        """
-        self._push(self._answers, n, route, Drop(before_sending))
-
-    def fail_tool_next(
-        self, n: int, details: Any = "Upstream unavailable", tool: str | None = None
-    ) -> None:
-        """The next `n` tool runs (of `tool`, ``"tool"`` or ``"tool:action"``) fail -> 502."""
-        self._push(self._tool_failures, n, tool, details)
+    def _fault_plan(self) -> FaultPlan:
+        return self
 
     def take(self, path: str) -> FaultDecision:
         """Consume the faults that apply to a request for `path`."""

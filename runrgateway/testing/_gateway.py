@@ -22,7 +22,7 @@ from .._constants import HEADER_CORRELATION_ID, HEADER_IDEMPOTENCY_KEY
 from .._errors import ErrorCode
 from ._agents import DEFAULT_ROLE, Agent, AgentRegistry, generate_rsa_key_pair
 from ._breaker import DEFAULT_FAILURES, DEFAULT_OPEN_S, CircuitBreakers
-from ._faults import FaultPlan
+from ._faults import FaultControls, FaultPlan
 from ._idempotency import IdempotencyStore
 from ._jobs import JobRunner
 from ._limits import DEFAULT_LIMITS, GatewayLimits
@@ -58,7 +58,6 @@ ALLOW_BUILTIN_TOOLS: Mapping[str, Any] = {"scopes": list(BUILTIN_SCOPES)}
 """A policy spec allowing every built-in ``tool:action``, without intent or guards."""
 
 MAX_LOGGED_REQUESTS = DEFAULT_LIMITS.log_max_requests
-_SIGNED_ROUTES = ("generate-token", "proxy-request", "jobs")
 _REVOKE_PREFIX, _REVOKE_SUFFIX = "/api/admin/tokens/", "/revoke"
 _JOBS_PREFIX = "/api/jobs/"
 _MERGED_POLICY_PREFIX = "/api/policies/merged/"
@@ -75,7 +74,7 @@ class AgentCredentials:
         return f"AgentCredentials(agent_id={self.agent_id!r}, private_key_pem=<hidden>)"
 
 
-class EmbeddedGateway:
+class EmbeddedGateway(FaultControls):
     """An in-memory gateway. Thread-safe; every store locks for itself.
 
     `auto_register_agents` is mock mode: an agent id seen for the first time is
@@ -364,37 +363,11 @@ class EmbeddedGateway:
 
     # faults ---------------------------------------------------------------
 
-    def fail_next(
-        self,
-        n: int = 1,
-        status: int = 503,
-        body: Any = None,
-        headers: Mapping[str, str] | None = None,
-        route: str | None = None,
-        *,
-        retry_after: float | None = 0,
-    ) -> None:
-        """Answer the next `n` matching requests with `status` without handling them.
+    # The fault methods (fail_next, delay_next, drop_next, fail_tool_next) come from
+    # `FaultControls`, declared once for this class and `FaultPlan`.
 
-        `body` defaults to ``{"error": <reason>, "code": <code>}``; 429 and 503 carry
-        ``Retry-After: <retry_after>`` (None: no header). Calls queue up in order, so
-        ``fail_next(1, 503); fail_next(1, 429)`` gives a 503 then a 429.
-        """
-        self._state.faults.fail_next(n, status, body, headers, route, retry_after)
-
-    def delay_next(self, n: int, seconds: float, route: str | None = None) -> None:
-        """Send the answers to the next `n` matching requests `seconds` late (handled first)."""
-        self._state.faults.delay_next(n, seconds, route)
-
-    def drop_next(self, n: int = 1, route: str | None = None, before_sending: bool = False) -> None:
-        """Drop the connection of the next `n` matching requests (see `FaultPlan.drop_next`)."""
-        self._state.faults.drop_next(n, route, before_sending)
-
-    def fail_tool_next(
-        self, n: int = 1, details: Any = "Upstream unavailable", tool: str | None = None
-    ) -> None:
-        """Make the next `n` runs of `tool` (any tool when None) fail: 502 External API failure."""
-        self._state.faults.fail_tool_next(n, details, tool)
+    def _fault_plan(self) -> FaultPlan:
+        return self._state.faults
 
     # observation ------------------------------------------------------------
 

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._json import compact_json  # `JSON.stringify`, as the Node gateway writes
+
 _ROUTE_PREFIX = "/api/"
 
 
@@ -91,11 +93,6 @@ def route_of(path: str) -> str:
     if trimmed.startswith(_ROUTE_PREFIX):
         trimmed = trimmed[len(_ROUTE_PREFIX) :]
     return trimmed.strip("/").split("/", 1)[0]
-
-
-def compact_json(value: Any) -> str:
-    """`JSON.stringify(value)`: no spaces, non-ASCII kept."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def json_response(

@@ -16,8 +16,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from .._json import compact_json
 from ._limits import DEFAULT_LIMITS, StoreFull
-from ._messages import compact_json
 from ._time import Clock, iso_utc_ms
 
 

@@ -14,9 +14,10 @@ import time
 from typing import Any
 
 from .._errors import ErrorCode
+from .._json import compact_json
 from ._idempotency import Claim, fingerprint
 from ._jobs import JobFailed
-from ._messages import GatewayRequest, GatewayResponse, compact_json, error_response, js_truthy
+from ._messages import GatewayRequest, GatewayResponse, error_response, js_truthy
 from ._messages import json_response as _json
 from ._state import GatewayState
 from ._tokens import ROTATION_WINDOW_S, TokenRejection, VerifiedToken

@@ -5,9 +5,10 @@ from __future__ import annotations
 import threading
 import uuid
 
+from .._constants import MOCK_URL_PREFIX
+from .._environment import is_mock_url
 from ._gateway import ALLOW_BUILTIN_TOOLS, EmbeddedGateway
 
-_MOCK_SCHEME = "mock://"
 _gateways: dict[str, EmbeddedGateway] = {}
 _lock = threading.Lock()
 
@@ -15,8 +16,8 @@ _lock = threading.Lock()
 def gateway_name(name_or_url: str) -> str:
     """``mock://Name/api/...`` or ``Name`` -> ``name`` (host names are case-insensitive)."""
     text = name_or_url.strip()
-    if text.lower().startswith(_MOCK_SCHEME):
-        text = text[len(_MOCK_SCHEME) :]
+    if is_mock_url(text):
+        text = text[len(MOCK_URL_PREFIX) :]
     text = text.split("/", 1)[0].split("?", 1)[0].lower()
     if not text:
         raise ValueError(f"no gateway name in {name_or_url!r}")

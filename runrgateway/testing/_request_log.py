@@ -10,7 +10,6 @@ token or signature unless the gateway was made with ``log_secrets=True``.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import deque
 from collections.abc import Mapping
@@ -18,9 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._constants import HEADER_CORRELATION_ID
+from .._json import compact_json, loads_or_none
 from .._masking import mask_sensitive
 from ._limits import GatewayLimits
-from ._messages import GatewayRequest, GatewayResponse, compact_json, route_of
+from ._messages import GatewayRequest, GatewayResponse, route_of
 
 # What a record costs beyond its text (the objects and dict slots), so that the byte
 # bound holds for many small requests as well as for a few large ones.
@@ -55,7 +55,7 @@ class RecordedRequest:
     @property
     def json(self) -> Any:
         """The body parsed as JSON (masked as `body` is), or None."""
-        return json_or_none(self.body)
+        return loads_or_none(self.body)
 
 
 class RequestLog:
@@ -137,15 +137,8 @@ class RequestLog:
             return kept, b"", True
         if self._log_secrets or not body:
             return kept, body, False
-        parsed = json_or_none(body)
+        parsed = loads_or_none(body)
         if parsed is not None:
             return kept, compact_json(mask_sensitive(parsed)).encode("utf-8"), False
         masked = mask_sensitive(body)  # not JSON: secrets masked inside the text
         return kept, masked if isinstance(masked, bytes) else b"", False
-
-
-def json_or_none(body: bytes) -> Any:
-    try:
-        return json.loads(body) if body else None
-    except ValueError:
-        return None

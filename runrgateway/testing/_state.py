@@ -13,13 +13,13 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._json import compact_json
 from ._agents import AgentRegistry
 from ._breaker import CircuitBreakers
 from ._faults import FaultPlan
 from ._idempotency import IdempotencyStore
 from ._jobs import JobRunner
 from ._limits import DEFAULT_LIMITS
-from ._messages import compact_json
 from ._policies import PolicyStore
 from ._rate_limit import FixedWindowLimiter
 from ._signatures import SignatureGuard

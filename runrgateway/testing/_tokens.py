@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._errors import ErrorCode
+from .._json import compact_json
 from ._limits import DEFAULT_LIMITS, GatewayLimits
-from ._messages import compact_json
 from ._quota import OwnerQuota
 from ._time import Clock, iso_utc_ms, parse_js_date
 

@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from .._constants import READ_ONLY_ACTIONS
-
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -87,9 +85,19 @@ BUILTIN_SCOPES: tuple[str, ...] = tuple(sorted(_SCHEMAS))
 """Every ``tool:action`` the embedded gateway can run."""
 
 
+# The gateway's token-scope rule, from wire.md Part B ("Token scope"): a writing action is
+# anything but these reads, and a token lacking ``write`` is refused for it. Stated here,
+# not taken from the client's READ_ONLY_ACTIONS (which says what is safe to retry):
+# written twice on purpose, so that a test can catch the two disagreeing.
+READ_ONLY_SCOPES: frozenset[str] = frozenset(
+    {"serpapi:search", "http_fetch:get", "http_fetch:head", "gmail_send:profile"}
+)
+"""The ``tool:action`` pairs a token without ``write`` may call."""
+
+
 def is_writing(tool: str, action: str) -> bool:
     """Whether an action changes something (a token needs ``write`` for it)."""
-    return f"{tool}:{action}" not in READ_ONLY_ACTIONS
+    return f"{tool}:{action}" not in READ_ONLY_SCOPES
 
 
 def _type_name(value: Any) -> str:

@@ -180,3 +180,12 @@ def test_a_rate_limit_of_zero_is_none(wire: WireClient, gateway: EmbeddedGateway
     gateway.set_rate_limit(0)
     token = wire.token()
     assert all(wire.proxy("serpapi", "search", SEARCH, token).status_code == 200 for _ in range(7))
+
+
+def test_the_gateway_and_its_fault_plan_share_one_declaration() -> None:
+    """`EmbeddedGateway.fail_next` and `FaultPlan.fail_next` (and the other fault methods)
+    are one function each: their signatures and defaults cannot drift apart."""
+    from runrgateway.testing import EmbeddedGateway, FaultPlan
+
+    for name in ("fail_next", "delay_next", "drop_next", "fail_tool_next"):
+        assert getattr(EmbeddedGateway, name) is getattr(FaultPlan, name), name

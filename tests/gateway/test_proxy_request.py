@@ -479,3 +479,23 @@ def test_missing_or_null_body_is_500(wire: WireClient, raw: bytes, headers: dict
 
 def test_other_top_level_fields_are_ignored(wire: WireClient) -> None:
     assert wire.proxy("serpapi", "search", SEARCH, extra_field=1, trace={"x": 1}).status_code == 200
+
+
+def test_7_the_gateway_states_its_own_write_rule(wire: WireClient) -> None:
+    """Which actions need ``write`` is the gateway's rule (wire.md Part B, "Token scope"),
+    read here over the wire for every built-in action; the client's READ_ONLY_ACTIONS
+    (what it retries and mints without ``write``) must say the same, and this test is
+    where the two would be caught disagreeing."""
+    from runrgateway._constants import READ_ONLY_ACTIONS
+    from runrgateway.testing._tools import BUILTIN_SCOPES, READ_ONLY_SCOPES
+
+    readable = set()
+    for scope in BUILTIN_SCOPES:
+        tool, action = scope.split(":")
+        answer = wire.proxy(tool, action, {}, wire.token([tool], ["read"]))
+        reason = answer.json().get("reason", "") if answer.status_code == 403 else ""
+        if not reason.startswith(f"Token not scoped for writing action '{scope}'"):
+            readable.add(scope)
+    wire_md = {"serpapi:search", "http_fetch:get", "http_fetch:head", "gmail_send:profile"}
+    assert readable == wire_md == set(READ_ONLY_SCOPES)
+    assert set(READ_ONLY_ACTIONS) == readable  # the client agrees with the gateway
