@@ -2,6 +2,11 @@
 
 `GatewayClient` is the asyncio client; `SyncGatewayClient` is its blocking twin with
 the same methods.
+
+The public facade and nothing else: re-exports with a grouped `__all__`, each name
+reported as `runrgateway.<name>`, and `__version__`. It must never hold behaviour of
+its own, nor import a client twin, the key class or `runrgateway.testing` at import
+time: each loads on first use, so `import runrgateway` stays cheap.
 """
 
 from typing import TYPE_CHECKING, Any

@@ -1,4 +1,7 @@
-"""`python -m runrgateway`: the command line (see `runrgateway.cli`)."""
+"""`python -m runrgateway`: the command line (see `runrgateway.cli`).
+
+Nothing but the call: it must never hold logic of its own.
+"""
 
 from .cli import main
 

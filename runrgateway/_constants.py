@@ -1,4 +1,10 @@
-"""Defaults in one place: timeouts, retries, backoff, token lifetime, read-only actions."""
+"""Defaults in one place: timeouts, retries, backoff, token lifetime, read-only actions.
+
+Every default and fixed value of the client lives here once: a module that needs one
+imports it rather than writing the number again. Values only, never a function or
+I/O. The embedded gateway states its own figures (`testing/_limits.py`) and rules
+(`testing/_tools.py`), so that a test can catch the two sides disagreeing.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,10 @@
-"""Error classes, the gateway's error codes, and classification of error answers."""
+"""Error classes, the gateway's error codes, and classification of error answers.
+
+`ErrorCode` is the one home of the codes, `error_from_response()` the one reading of
+an error answer, `ErrorResponse` what an error keeps of that answer. Nothing here does
+I/O, and an error never keeps an httpx object: nothing on it may lead back to the
+request, its token or its signature, and what it takes from an answer is masked first.
+"""
 
 from __future__ import annotations
 

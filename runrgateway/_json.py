@@ -5,6 +5,10 @@ raises `RecursionError`, and one nested a few hundred deep would later exhaust t
 stack of whatever walks it (masking, logging). The nesting is measured first, on
 the raw bytes and without recursion, and anything deeper than `MAX_JSON_DEPTH` is
 refused.
+
+It is also the one writer of compact JSON (`compact_json`), for the client's bodies
+and messages and the embedded gateway's answers alike. It never raises anything but
+`ValueError` for what it cannot read.
 """
 
 from __future__ import annotations

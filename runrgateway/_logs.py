@@ -3,6 +3,8 @@
 Read once, when `runrgateway` is imported (as openai-python reads ``OPENAI_LOG``): a
 handler writing to stderr is added to the ``runrgateway`` logger. What is logged is
 unchanged by this switch: the records were masked when they were made.
+
+It never adds a handler when the variable is unset: a library stays quiet unless asked.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""Data returned to and taken from callers."""
+"""Data returned to and taken from callers.
+
+Values only: these classes never do I/O or reach a client, and a field holding a
+secret (a token, its proof) is left out of the repr.
+"""
 
 # No `from __future__ import annotations`: dataclasses-json resolves the field types with
 # get_type_hints() in the module the classes report (`runrgateway`), where `datetime` is

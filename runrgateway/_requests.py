@@ -2,6 +2,9 @@
 
 Pure functions both twins call for every call; nothing here is settled once per client
 (that is `_config`), sends anything or reads an answer (that is `_responses`).
+
+A body or headers carrying the token leave this module sealed (`SealedBytes`,
+`SealedHeaders`), never as plain values that a traceback's locals would print.
 """
 
 from __future__ import annotations

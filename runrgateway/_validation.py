@@ -3,6 +3,8 @@
 Each check returns the value as the client will use it, or raises the documented error
 (`GatewayConfigError` for constructor settings, `GatewayValidationError` for call
 arguments, both `ValueError`s) naming the parameter; nothing is ever sent first.
+
+A message never repeats a refused value that could be a secret: it names its type.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ proxy call, the one tenacity loop that awaits every attempt and every wait, job 
 and closing. Checking settings, planning a call, judging an attempt's outcome (and the
 loop's rules) and reading answers are `ClientBase`'s (`_client_base.py`, `_attempts.py`),
 `_retry`'s, `_requests`' and `_responses`': a line that neither awaits nor differs
-between the twins does not belong in this module.
+between the twins never belongs here, nor an SDK error raised inside an `except` block
+(its `__context__` would keep the httpx error, whose request holds the token).
 """
 
 from __future__ import annotations
@@ -430,9 +431,7 @@ class GatewayClient(ClientBase):
             failed = exc
         else:
             return self._answered(response, call, attempt, history, started)
-        # Judged outside the except block: an SDK error raised in it would keep the httpx
-        # error as its __context__, and that error's request holds the token and signature.
-        return self._failed(failed, call, attempt, history, started)
+        return self._failed(failed, call, attempt, history, started)  # outside: see the top
 
     async def _send_attempt(
         self, call: PreparedCall, headers: dict[str, str], timeout: httpx2.Timeout

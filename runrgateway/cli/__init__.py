@@ -15,6 +15,9 @@ stdout; notices, progress and errors to stderr, each line of ours prefixed
 One module per command (`_demo`, `_keygen`, `_serve`, `_calls`, `_mcp`); `_arguments`
 builds the parser, `_context` holds what they share and `_main` maps outcomes to exit
 codes. Commands go through the public client only: nothing here signs or sends itself.
+
+A secret (a key, a token) must never reach stdout or stderr, except where a command
+exists to print it (`keygen`, `token`).
 """
 
 from ._arguments import build_parser

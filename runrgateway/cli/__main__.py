@@ -1,4 +1,7 @@
-"""`python -m runrgateway.cli`, as `python -m runrgateway`."""
+"""`python -m runrgateway.cli`, as `python -m runrgateway`.
+
+Nothing but the call: it must never hold logic of its own.
+"""
 
 import sys
 

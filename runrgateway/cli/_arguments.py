@@ -2,6 +2,8 @@
 
 Parsing only: a command's work lives in its own module, which this one imports to
 name the function each subcommand runs.
+
+It never reads the environment, a file or the network: that is each command's.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""`runrgateway call`, `token` and `job`: one gateway operation each, result on stdout."""
+"""`runrgateway call`, `token` and `job`: one gateway operation each, result on stdout.
+
+Results go to stdout, as JSON (or the bare token when asked); these commands never
+sign or send themselves: every call goes through `SyncGatewayClient`.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,9 @@
 """`runrgateway demo`: the quickstart flow (token, search, fetch, summarise, email job).
 
 It reads the tools' answers in both shapes the gateways give (docs/tool-answers.md).
+
+It never needs a gateway variable: with none set it runs against `mock://demo`, and
+it goes through the public client only.
 """
 
 from __future__ import annotations

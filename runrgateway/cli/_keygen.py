@@ -1,5 +1,7 @@
 """`runrgateway keygen`: a new agent key pair; the private half only ever to a 0600 file
 or stdout.
+
+The private half must never reach stderr, a log line or a file others can read.
 """
 
 from __future__ import annotations

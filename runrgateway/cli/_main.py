@@ -1,4 +1,8 @@
-"""The entry point: parse, run the command, map what it raised to an exit code."""
+"""The entry point: parse, run the command, map what it raised to an exit code.
+
+It decides exit codes and how an error is shown, never what a command does; a
+message it prints is masked first.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""`runrgateway mcp`: the MCP server over stdio (the `mcp` extra is imported only here)."""
+"""`runrgateway mcp`: the MCP server over stdio (the `mcp` extra is imported only here).
+
+No other module of the CLI may import the `mcp` extra: the base install must never
+need it.
+"""
 
 from __future__ import annotations
 

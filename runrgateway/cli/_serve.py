@@ -1,4 +1,7 @@
-"""`runrgateway serve`: the embedded gateway over HTTP, on loopback only, until a signal."""
+"""`runrgateway serve`: the embedded gateway over HTTP, on loopback only, until a signal.
+
+It must never bind anything but a loopback address.
+"""
 
 from __future__ import annotations
 

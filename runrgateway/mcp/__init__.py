@@ -10,6 +10,9 @@ your own process::
     from runrgateway.mcp import run_stdio
 
     asyncio.run(run_stdio(GatewayClient(url, agent_id, pem)))
+
+Only `runrgateway mcp` (`cli/_mcp.py`) imports it, and it never prints to stdout:
+stdout belongs to the protocol.
 """
 
 from __future__ import annotations

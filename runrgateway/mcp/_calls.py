@@ -5,6 +5,8 @@ wrong) and splits off the server's own arguments. `success` and `failure` turn a
 answer or a typed SDK error into an `Outcome`: a short text, structured content and the
 error flag. Every text a model or a log sees is masked with the server's secrets, and an
 error is one line that says what to do next. Nothing here imports the `mcp` SDK.
+
+A text it returns never holds an unmasked secret.
 """
 
 from __future__ import annotations

@@ -5,6 +5,8 @@ step 8: required fields, types, bounds), plus the arguments the server itself re
 `intent` on every tool and `idempotency_key` on the side effect. The schemas refuse
 unknown arguments, so a model that guesses a name (``q`` for ``query``) is told the
 right one instead of having it dropped. Nothing here imports the `mcp` SDK.
+
+It never sends or decides a policy: it only says what a tool accepts.
 """
 
 from __future__ import annotations

@@ -5,6 +5,8 @@ stdout belongs to the protocol, so the server's records (and the SDK's, under th
 gateway attempt, ``info`` one per tool call; the default shows warnings only. A
 handler already on the logger (the application's, or the SDK's own set-up) is kept
 and none is added.
+
+It never writes to stdout.
 """
 
 from __future__ import annotations

@@ -6,6 +6,9 @@
 decided once, at the first `tools/list` (or call): the gateway's merged policy for the
 agent when it can tell (``GET /api/policies/merged/{agent_id}``), else every built-in
 tool, narrowed by `requested`. stdout carries only the protocol; logs go to stderr.
+
+It never writes to stdout but through the protocol, and never signs or sends itself:
+every call goes through the client.
 """
 
 from __future__ import annotations

@@ -6,6 +6,10 @@ gateway per test as the `runr_gateway` fixture.
 
 Names are imported on first use, so that loading the pytest plugin (in every
 pytest run) stays cheap.
+
+Code under `runrgateway/testing/` never imports the client (`_async`, `_sync`,
+`_client_base`): the gateway is tested on its own with raw httpx, and a client tested
+against it proves behaviour on the wire, not a shared implementation.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""The gateway's agents: identity, role, status and registered public keys."""
+"""The gateway's agents: identity, role, status and registered public keys.
+
+The registry keeps public keys only: a private key made for `create-agent` is handed
+out, never stored.
+"""
 
 from __future__ import annotations
 

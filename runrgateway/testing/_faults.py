@@ -4,6 +4,9 @@ Each fault is queued with a count and an optional route (``"proxy-request"``,
 ``"generate-token"``, ``"jobs"``, ... or a full path); the next matching requests
 consume them in order. Delays are queued apart from failures and drops, so one
 request can be both delayed and failed.
+
+It decides what becomes of a request, never the answer itself: the gateway and its
+transports carry the decision out.
 """
 
 from __future__ import annotations

@@ -6,6 +6,9 @@ with the Part B additions (signatures, error codes, Retry-After, token scope,
 jobs, idempotency and its `Idempotency-Key` echo, fake tools, faults). The tools
 answer in the real gateway's live shapes or, with ``upstream_mode="mock"``, as its
 mock mode does, each behind a per-tool circuit breaker.
+
+It never imports the client, and never reaches the network: transports carry its
+answers.
 """
 
 from __future__ import annotations

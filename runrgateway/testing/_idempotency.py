@@ -4,6 +4,8 @@ Keys are kept 24 hours, per agent, within `GatewayLimits`' caps (count and store
 answer bytes, per agent and in total): an agent over its cap loses its own oldest
 keys, and over the total the agent holding the most loses its oldest first, so one
 agent can never push out another agent's keys while it holds more (`OwnerQuota`).
+
+A replay never runs the tool again.
 """
 
 from __future__ import annotations

@@ -4,6 +4,8 @@ The worker starts on the first job and ends after a short idle spell, so idle
 gateways hold no threads. Finished jobs are kept for `retention_s`, within
 `GatewayLimits`' caps on jobs and on their results' bytes, per agent and in total
 (`OwnerQuota`: an agent over its cap loses its own oldest jobs, never another's).
+
+The worker never runs two jobs at once.
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@
 The Node adapters build their answers with template strings, `.length` and
 `encodeURIComponent`; a faithful fake must give the same text for the same input
 (`undefined` included: a missing parameter is interpolated as ``"undefined"``).
+
+Conversions only: no state, no I/O.
 """
 
 from __future__ import annotations

@@ -5,6 +5,8 @@ page included), without credentials: registering an agent is open. Each store an
 the HTTP server are therefore bounded in memory, threads and time, and the figures
 live here so that a reader finds them all at once and a test can shrink them. No
 I/O and no behaviour here: the stores and the server read these values.
+
+A bound is never written as a number anywhere else in the gateway.
 """
 
 from __future__ import annotations

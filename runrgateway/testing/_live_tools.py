@@ -13,6 +13,8 @@ Failure texts are the adapters' own (they reach the client as a 502's `details`)
 Ids, titles and links are digests of the request, the same from run to run: a search
 repeated is the same answer. The two timestamps the real adapters always send (a chat
 completion's `created`, an email's `timestamp`) come from the gateway's clock.
+
+They never reach the network: every answer is made here.
 """
 
 from __future__ import annotations

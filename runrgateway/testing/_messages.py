@@ -1,4 +1,7 @@
-"""Plain request and response values the embedded gateway works on, and answer builders."""
+"""Plain request and response values the embedded gateway works on, and answer builders.
+
+Values and builders only: no state, no I/O.
+"""
 
 from __future__ import annotations
 

@@ -12,6 +12,8 @@ the wire in tests/fixtures/real-gateway-tool-answers.json, and fails where it fa
 
 Its two clock readings (search's `ts`) come from the gateway's clock; its one random
 value (the email id) is derived from the message instead, so runs repeat.
+
+They never reach the network, and never smooth over the real adapters' quirks.
 """
 
 from __future__ import annotations

@@ -4,6 +4,8 @@ Follows the real gateway's engine: an agent's policies and its role's are merged
 (scopes united, the last intent wins, guards merged); with no policy at all
 everything is denied. The embedded gateway may carry a *fallback* spec used only
 for agents that have no policy of their own or of their role (mock mode).
+
+It never reads a token: token scope is checked in `_proxy`.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ Order (first failure wins): 1 required fields, 2 provenance, 3 token format,
 4 HMAC / decoding / expiry, 5 rotation hint (every later answer), 6 agent,
 7 token scope (Part B) then policy, 8 parameters, idempotency (Part B),
 9 rate limit, 10 the tool (or a queued job with ``"async": true``).
+
+The order is wire.md's and must never change here alone: the real gateway's first
+failure is the one a client sees.
 """
 
 from __future__ import annotations

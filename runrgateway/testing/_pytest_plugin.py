@@ -2,6 +2,8 @@
 
 Registered as the `pytest11` entry point `runrgateway`; it loads in every pytest
 run, so it imports nothing heavy until the fixture is used.
+
+It must never import the client, or anything heavy, at load time.
 """
 
 from __future__ import annotations

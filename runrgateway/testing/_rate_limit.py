@@ -1,4 +1,7 @@
-"""Fixed-window rate limiting per agent (the real gateway: 5 calls per 60 s)."""
+"""Fixed-window rate limiting per agent (the real gateway: 5 calls per 60 s).
+
+It counts calls only: it never sleeps or delays a request.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""Mock gateways by name: one per name in the process, shared by every client using it."""
+"""Mock gateways by name: one per name in the process, shared by every client using it.
+
+It holds gateways by name and never serves them: the mock transports and
+`GatewayServer` do.
+"""
 
 from __future__ import annotations
 

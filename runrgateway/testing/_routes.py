@@ -1,4 +1,7 @@
-"""The routes other than proxy-request: tokens, agents, policies, health, revocation, jobs."""
+"""The routes other than proxy-request: tokens, agents, policies, health, revocation, jobs.
+
+Each route reads the state and answers: never the client, never I/O.
+"""
 
 from __future__ import annotations
 

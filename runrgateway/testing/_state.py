@@ -3,6 +3,8 @@
 The tool-run window is bounded by count, and a run's parameters larger than
 `run_params_bytes` (as compact JSON) are not kept: a long-running `serve` must not
 hold 10,000 runs of 10 MB each.
+
+It holds the stores; the routes decide. No I/O.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""The gateway's clock, and dates read and written the way the Node gateway does."""
+"""The gateway's clock, and dates read and written the way the Node gateway does.
+
+Expiries and windows are read from the gateway's clock, never from `time` directly,
+so that a test can move them.
+"""
 
 from __future__ import annotations
 

@@ -6,6 +6,8 @@ compact JSON payload, a dot, and the lowercase hex HMAC-SHA256 of the base64 tex
 token is pruned once it has been expired for `expired_token_grace_s`, and each agent
 keeps at most `tokens_per_agent` tokens (minting one more drops that agent's oldest,
 never another agent's).
+
+The HMAC secret is never put in an answer or a log line.
 """
 
 from __future__ import annotations

@@ -6,6 +6,8 @@ schemas disagree with the adapters in the same places as the real gateway's do
 adapters read `q`, and `gmail_send:send` demands `body` while both email adapters
 read `text`. Nothing here smooths that over: the SDK does, by sending both names.
 The adapters themselves live in `_live_tools` and `_mock_tools`.
+
+It never runs a tool: it checks parameters, and states which actions write.
 """
 
 from __future__ import annotations

@@ -1,6 +1,9 @@
 """Which adapters answer a tool call: the live shapes (production) or the real gateway's
 mock mode (its ``UPSTREAM_MODE=mock``). `_live_tools` and `_mock_tools` each define one
-function per ``tool:action``, under the names below."""
+function per ``tool:action``, under the names below.
+
+It only chooses: it never answers a call itself.
+"""
 
 from __future__ import annotations
 
