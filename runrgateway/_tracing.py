@@ -28,6 +28,7 @@ from collections.abc import Mapping, MutableMapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ._constants import HEADER_CORRELATION_ID
 from ._errors import GatewayConfigError
 from ._version import __version__
 
@@ -161,7 +162,7 @@ class CallSpan:
         span = self._span
         span.set_attribute(ATTR_STATUS, response.status_code)
         span.set_attribute(ATTR_ATTEMPTS, attempts)
-        server_id = response.headers.get("x-correlation-id")
+        server_id = response.headers.get(HEADER_CORRELATION_ID)
         if server_id:
             span.set_attribute(ATTR_SERVER_CORRELATION_ID, server_id)
 
