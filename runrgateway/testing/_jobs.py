@@ -18,8 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .._json import compact_json
 from ._limits import DEFAULT_LIMITS, GatewayLimits
-from ._messages import compact_json
 from ._quota import OwnerQuota
 from ._time import Clock
 

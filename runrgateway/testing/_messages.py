@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._json import compact_json  # `JSON.stringify`, as the Node gateway writes
+from .._json import compact_json as compact_json  # `JSON.stringify`; its one home is _json
 
 _ROUTE_PREFIX = "/api/"
 
