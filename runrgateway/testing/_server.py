@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import socket
 import threading
 import time
@@ -159,8 +160,9 @@ class _CappedReader:
         if self.remaining <= 0:
             self.overflowed = True
             return b""
-        limit = int(min(size if size >= 0 else self.remaining + 1, self.remaining + 1))
-        line: bytes = self._raw.readline(limit)
+        cap = self.remaining + 1  # one byte more than allowed: enough to see an overflow
+        limit = cap if size < 0 else min(size, cap)
+        line: bytes = self._raw.readline(-1 if math.isinf(limit) else int(limit))
         if len(line) > self.remaining:
             self.overflowed = True
             return b""
