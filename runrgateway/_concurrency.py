@@ -40,6 +40,26 @@ class AsyncLock:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self.release()
+
+    async def acquire(self, timeout_s: float | None = None) -> bool:
+        """Take the lock within `timeout_s` seconds (None: however long it takes; at once
+        when free, whatever the timeout); False if it was not free in time."""
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        if self._lock is None or self._loop is not loop:
+            self._lock, self._loop = asyncio.Lock(), loop
+        if timeout_s is None or not self._lock.locked():
+            await self._lock.acquire()
+            return True
+        try:
+            await asyncio.wait_for(self._lock.acquire(), max(0.0, timeout_s))
+        except asyncio.TimeoutError:
+            return False
+        return True
+
+    def release(self) -> None:
         assert self._lock is not None
         self._lock.release()
 
@@ -60,6 +80,14 @@ class Lock:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self._lock.release()
+
+    def acquire(self, timeout_s: float | None = None) -> bool:
+        """Take the lock within `timeout_s` seconds (None: however long it takes); False
+        if it was not free in time."""
+        return self._lock.acquire(timeout=-1 if timeout_s is None else max(0.0, timeout_s))
+
+    def release(self) -> None:
         self._lock.release()
 
 

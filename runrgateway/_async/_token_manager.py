@@ -2,7 +2,8 @@
 
 Only what waits lives here: the lock per scope and the mint itself. Which token serves a
 scope and when it is replaced is `TokenCache`'s (`_token_cache.py`), shared with the
-blocking twin; this module must never decide freshness on its own.
+blocking twin; this module must never decide freshness on its own. A call with a
+deadline waits for another call's mint only as long as its own deadline leaves.
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ from __future__ import annotations
 import copy
 from typing import Protocol
 
+from .._call_options import Deadline, current_deadline
 from .._concurrency import AsyncLock
-from .._errors import GatewayError
+from .._errors import GatewayError, GatewayTimeoutError
 from .._models import TokenInfo, TokenOptions
 from .._token_cache import ScopeKey, TokenCache
 from .._tokens import scope_key
+from .._tracing import note_deadline
 
 
 class TokenMinter(Protocol):
@@ -51,7 +54,13 @@ class AsyncTokenManager(TokenCache):
             return cached
         mints_seen = self._mints_done.get(key, 0)
         lock = self._locks.setdefault(key, AsyncLock())
-        async with lock:
+        deadline = current_deadline()
+        if not await lock.acquire(None if deadline is None else deadline.left_s()):
+            # Another call's mint of this scope is in flight and outlives this call's
+            # deadline: waiting for it would let that call's mint set this call's time.
+            assert deadline is not None  # only a bounded wait can come back empty
+            raise self._deadline_error(deadline)
+        try:
             cached = self._fresh(key)
             if cached is not None:
                 return cached
@@ -69,3 +78,15 @@ class AsyncTokenManager(TokenCache):
             self._last_failure.pop(key, None)
             self._store(key, info)
             return info
+        finally:
+            lock.release()
+
+    @staticmethod
+    def _deadline_error(deadline: Deadline) -> GatewayTimeoutError:
+        note_deadline(deadline_s=deadline.seconds, attempts=0, wait_s=None)
+        return deadline.ran_out(
+            0,
+            what="POST /api/generate-token",
+            why="it waited for another call's mint of the same managed token, still in flight",
+            correlation_id=None,
+        )

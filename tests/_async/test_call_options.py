@@ -233,3 +233,35 @@ async def test_deadline_none_in_a_copy_lifts_the_client_deadline(
         gateway.fail_next(1, 503, route="proxy-request", retry_after=0.4)
         response = await unbounded.proxy_response("serpapi", "search", SEARCH)
     assert response.attempts == 3  # the fault left from the first call, then this one
+
+
+async def test_waiting_on_another_calls_mint_counts_against_the_deadline(
+    client: GatewayClient, gateway: EmbeddedGateway
+) -> None:
+    # One call (no deadline) mints the managed token slowly; a second call for the same
+    # scope, with a deadline, waits on that single-flight mint: the wait is bounded by
+    # the second call's deadline, not by the first call's mint.
+    gateway.delay_next(1, 3.0, route="generate-token")
+    bounded = client.with_options(deadline_s=0.5)
+    seen: dict[str, object] = {}
+
+    async def bounded_call() -> None:
+        started = time.monotonic()
+        try:
+            await bounded.proxy("serpapi", "search", SEARCH)
+        except GatewayTimeoutError as exc:
+            seen["error"] = exc
+        seen["elapsed"] = time.monotonic() - started
+
+    outcomes = await async_run_with(
+        [lambda: client.proxy("serpapi", "search", SEARCH)], bounded_call, after_s=0.3
+    )
+    assert outcomes[0]["organic_results"]  # type: ignore[index]  # the slow mint's call
+    error = seen.get("error")
+    assert isinstance(error, GatewayTimeoutError), seen
+    assert seen["elapsed"] < 2.0, seen  # about the 0.5 s deadline, not the 3 s mint
+    assert "the deadline of 0.5 s (deadline_s) ran out" in error.message
+    assert "another call's mint" in error.message
+    assert error.attempts == 0
+    assert gateway.count("generate-token") == 1  # the waiter never minted a token
+    assert gateway.count("proxy-request") == 1
