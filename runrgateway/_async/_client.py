@@ -196,7 +196,11 @@ class GatewayClient(ClientBase):
         """The token for a call; `proof_override` is the caller's override, checked already."""
         if agent_token is not None:
             return self._caller_credential(tool, agent_token, proof_override)
-        info = await self._tokens.get([tool], self._managed_permissions(tool, action))
+        # Minted by this client, not the one the manager was made with: a with_options
+        # copy's mint follows the copy's settings (its deadline, timeout and retries).
+        info = await self._tokens.get(
+            [tool], self._managed_permissions(tool, action), self._mint_token
+        )
         proof = info.proof_payload if proof_override is None else proof_override
         return Credential(
             info.agent_token, info.token_id, proof, managed=True, expires_at=info.expires_at

@@ -48,8 +48,12 @@ class TokenManager(TokenCache):
         self._mints_done: dict[ScopeKey, int] = {}
         self._last_failure: dict[ScopeKey, tuple[int, GatewayError]] = {}
 
-    def get(self, tools: list[str], permissions: list[str]) -> TokenInfo:
-        """A valid token for this scope, minting one when needed."""
+    def get(
+        self, tools: list[str], permissions: list[str], mint: TokenMinter | None = None
+    ) -> TokenInfo:
+        """A valid token for this scope, minting one when needed: with `mint` when given
+        (the calling client's, so that a `with_options` copy mints with its own timeout,
+        retries and deadline), else with the manager's own."""
         key = scope_key(tools, permissions)
         cached = self._fresh(key)
         if cached is not None:
@@ -71,7 +75,7 @@ class TokenManager(TokenCache):
                 raise copy.copy(failure[1])  # the mint we waited for failed: share its error
             options = TokenOptions(list(key[0]), list(key[1]), self._ttl_minutes)
             try:
-                info = self._mint(options)
+                info = (self._mint if mint is None else mint)(options)
             except GatewayError as exc:
                 self._mints_done[key] = self._mints_done.get(key, 0) + 1
                 self._last_failure[key] = (self._mints_done[key], exc)

@@ -265,3 +265,19 @@ async def test_waiting_on_another_calls_mint_counts_against_the_deadline(
     assert error.attempts == 0
     assert gateway.count("generate-token") == 1  # the waiter never minted a token
     assert gateway.count("proxy-request") == 1
+
+
+async def test_a_copy_mints_its_managed_token_with_its_own_settings(
+    server: GatewayServer, gateway: EmbeddedGateway, agent: tuple[str, str]
+) -> None:
+    # The copy lifts the client's deadline and retries more: the managed-token mint made
+    # for its call follows the copy's settings, not those of the client it was made from.
+    async with GatewayClient(server.url, *agent, deadline_s=0.5, max_retries=0) as gw:
+        patient = gw.with_options(deadline_s=None, max_retries=2)
+        gateway.delay_next(1, 1.0, route="generate-token")
+        gateway.fail_next(1, 503, route="generate-token", retry_after=0.1)
+        assert (await patient.proxy("serpapi", "search", SEARCH))["organic_results"]
+        assert gateway.count("generate-token") == 2  # the 503, then the slow success
+        with pytest.raises(GatewayUpstreamError):  # the original's settings are its own
+            gateway.fail_next(1, 503, route="proxy-request", retry_after=0.1)
+            await gw.proxy("serpapi", "search", SEARCH)
