@@ -15,7 +15,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx2
 
@@ -39,7 +39,6 @@ from ._constants import (
 from ._environment import read_environment
 from ._errors import GatewayConfigError
 from ._ids import generate_correlation_id
-from ._keys import AgentKey
 from ._models import TokenInfo
 from ._requests import (
     PreparedCall,
@@ -80,6 +79,9 @@ from ._transport import (
     pool_limits,
 )
 from ._validation import check_callable, check_number
+
+if TYPE_CHECKING:  # cryptography loads with the first key, not with `import runrgateway`
+    from ._keys import AgentKey
 
 logger = logging.getLogger(LOGGER_NAME)
 

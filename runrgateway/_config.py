@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx2
@@ -20,10 +20,12 @@ import httpx2
 from ._constants import LONGEST_WAIT_S, MAX_TTL_MINUTES, MIN_TTL_MINUTES, USER_AGENT
 from ._environment import ENV_KEY_FILE, is_mock_url, looks_like_path
 from ._errors import GatewayConfigError
-from ._keys import AgentKey
 from ._models import valid_ttl_minutes
 from ._requests import check_intent, header_safe
 from ._validation import check_number, encodable
+
+if TYPE_CHECKING:  # cryptography loads with the first key, not with `import runrgateway`
+    from ._keys import AgentKey
 
 _SCHEMES = ("http", "https", "mock")
 
@@ -173,6 +175,8 @@ def load_agent_key(pem: Any, password: Any, *, mock: bool) -> AgentKey:
         raise GatewayConfigError(
             "agent_private_key_pem holds a lone surrogate (not valid Unicode): not a PEM key"
         )
+    from ._keys import AgentKey  # here, not at import: it pulls in cryptography
+
     looks_like_pem = b"-----BEGIN" in (pem if isinstance(pem, bytes) else pem.encode())
     if looks_like_path(pem):
         raise GatewayConfigError(

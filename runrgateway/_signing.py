@@ -18,12 +18,11 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 from urllib.parse import urlsplit
 
 from ._constants import HEADER_CORRELATION_ID, SIGNATURE_VALIDITY_S
 from ._errors import GatewayConfigError
-from ._keys import PUBLIC_KEY_TYPES, AgentKey, PublicKey, key_alg, verify_raw
 from ._sfv import (
     BareItem,
     Params,
@@ -36,6 +35,11 @@ from ._sfv import (
     serialize_params,
     serialize_string,
 )
+
+# `_keys` (and with it cryptography) is imported where a key is first used, not here:
+# `import runrgateway` loads this module and must stay cheap (bench_cold_start.py).
+if TYPE_CHECKING:
+    from ._keys import AgentKey, PublicKey
 
 __all__ = [
     "COVERED_WHEN_SENT",
@@ -51,7 +55,7 @@ __all__ = [
     "signature_base",
 ]
 
-KeySource: TypeAlias = PublicKey | Callable[[str], PublicKey | Iterable[PublicKey] | None]
+KeySource: TypeAlias = "PublicKey | Callable[[str], PublicKey | Iterable[PublicKey] | None]"
 
 # Headers that change what the gateway does with a request: each is covered whenever it is
 # sent, so no one on the path can strip or alter it. Without the idempotency key covered,
@@ -169,6 +173,8 @@ class RequestSigner:
         label: str = "sig1",
         clock: Callable[[], float] = time.time,
     ) -> None:
+        from ._keys import AgentKey
+
         if not isinstance(key, AgentKey):
             raise TypeError("key must be an AgentKey")
         if not keyid:
@@ -449,6 +455,8 @@ def _component_value(
 
 
 def _candidate_keys(source: KeySource, keyid: str) -> list[PublicKey]:
+    from ._keys import PUBLIC_KEY_TYPES
+
     if isinstance(source, PUBLIC_KEY_TYPES):
         return [source]
     found = source(keyid)
@@ -568,6 +576,8 @@ class SignatureVerifier:
     def _check_signature(
         self, source: KeySource, keyid: str, alg: str | None, signature: bytes, base: bytes
     ) -> None:
+        from ._keys import key_alg, verify_raw
+
         keys = _candidate_keys(source, keyid)
         if not keys:
             raise _fail("unknown keyid", keyid)

@@ -1,5 +1,6 @@
 """The names the contract promises, and what `import runrgateway` costs."""
 
+import json
 import subprocess
 import sys
 
@@ -59,6 +60,40 @@ def test_importing_the_sdk_leaves_the_test_gateway_alone() -> None:
     code = "import sys, runrgateway; print('runrgateway.testing' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# What `from runrgateway import GatewayClient` must not load: each costs a program's first
+# line time it may never need (bench_cold_start.py counts it; its `_MUST_BE_LAZY` matches).
+MUST_STAY_LAZY = (
+    "cryptography",  # with the first key: building a client, `AgentKey`, a verifier
+    "runrgateway._keys",
+    "runrgateway.testing",
+    "dataclasses_json",
+    "marshmallow",
+    "tenacity",
+    "opentelemetry",
+)
+
+
+def test_importing_a_client_defers_the_heavy_modules_until_a_client_is_built() -> None:
+    code = (
+        "import sys, json\n"
+        "def loaded():\n"
+        f"    return sorted({{m.split('.')[0] if m.split('.')[0] != 'runrgateway' else m\n"
+        f"                   for m in sys.modules}} & set({MUST_STAY_LAZY!r}))\n"
+        "from runrgateway import GatewayClient, SyncGatewayClient\n"
+        "before = loaded()\n"
+        "client = SyncGatewayClient('http://127.0.0.1:9', 'agent-1', sys.stdin.read())\n"
+        "print(json.dumps([before, loaded()]))\n"
+        "client.close()\n"
+    )
+    pem = runrgateway.AgentKey.generate("ed25519").private_key_pem()
+    out = subprocess.run(
+        [sys.executable, "-c", code], input=pem, capture_output=True, text=True, check=True
+    )
+    before, after = json.loads(out.stdout)
+    assert before == []
+    assert {"cryptography", "runrgateway._keys"} <= set(after)  # the key loads it, and only then
 
 
 def test_py_typed_ships() -> None:
