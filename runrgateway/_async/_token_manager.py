@@ -76,7 +76,12 @@ class AsyncTokenManager(TokenCache):
                 info = await (self._mint if mint is None else mint)(options)
             except GatewayError as exc:
                 self._mints_done[key] = self._mints_done.get(key, 0) + 1
-                self._last_failure[key] = (self._mints_done[key], exc)
+                if deadline is not None and isinstance(exc, GatewayTimeoutError):
+                    # Stopped by this call's deadline, perhaps: the waiters have their
+                    # own time (or none), so each mints for itself rather than share it.
+                    self._last_failure.pop(key, None)
+                else:
+                    self._last_failure[key] = (self._mints_done[key], exc)
                 raise
             self._mints_done[key] = self._mints_done.get(key, 0) + 1
             self._last_failure.pop(key, None)

@@ -285,3 +285,25 @@ def test_a_copy_mints_its_managed_token_with_its_own_settings(
         with pytest.raises(GatewayUpstreamError):  # the original's settings are its own
             gateway.fail_next(1, 503, route="proxy-request", retry_after=0.1)
             gw.proxy("serpapi", "search", SEARCH)
+
+
+def test_a_mint_stopped_by_one_calls_deadline_is_not_shared_with_its_waiters(
+    client: SyncGatewayClient, gateway: EmbeddedGateway
+) -> None:
+    # A call with a short deadline mints the managed token and its deadline stops the
+    # mint; a call without a deadline, waiting on that mint, mints its own token instead
+    # of failing with the other call's deadline error.
+    gateway.delay_next(1, 2.0, route="generate-token")
+    hurried = client.with_options(deadline_s=0.5)
+    seen: dict[str, object] = {}
+
+    def unbounded_call() -> None:
+        seen["data"] = client.proxy("serpapi", "search", SEARCH)
+
+    outcomes = run_with(
+        [lambda: hurried.proxy("serpapi", "search", SEARCH)], unbounded_call, after_s=0.1
+    )
+    assert isinstance(outcomes[0], GatewayTimeoutError)  # the hurried call's own deadline
+    assert "the deadline of 0.5 s (deadline_s) ran out" in outcomes[0].message
+    assert seen["data"]["organic_results"]  # type: ignore[index]
+    assert gateway.count("generate-token") == 2  # the stopped mint, then the waiter's own
