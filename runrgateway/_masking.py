@@ -72,11 +72,11 @@ _PATTERN = re.compile(
     r"""
     (?P<pem>-----BEGIN\ (?P<label>[A-Z0-9 ]*PRIVATE\ KEY[A-Z0-9 ]*)-----
         .*?(?:-----END\ (?P=label)-----|\Z))
-  | (?P<userinfo>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/\s@?#]+@
+  | (?P<userinfo>\b[A-Za-z][A-Za-z0-9+.-]{0,31}://)[^/\s@?#]+@
   | (?P<jwt>\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*)
   | (?P<gwtoken>\beyJ[A-Za-z0-9+/]{8,}={0,2}\.[0-9a-fA-F]{32,})
-  | (?P<kname>\b[A-Za-z_][\w.-]*)(?P<ksep>["']?[ \t]*[:=][ \t]*)
-        (?:(?P<kq>["'])(?P<kqv>[^"'\r\n]*)(?P=kq)
+  | (?P<kname>\b[A-Za-z_][\w.-]{0,63})(?P<ksep>["']?[ \t]*[:=][ \t]*)
+        (?:(?P<kq>["'])(?P<kqv>(?:[^"'\\\r\n]|\\.|(?!(?P=kq))["'])*)(?P<kqe>(?P=kq))?
           |(?P<kv>(?:(?i:bearer|basic)[ \t]*:?[ \t]+)?[^\s"'&,;<>{}\[\]()]+))
   | (?P<scheme>\b(?i:bearer|basic))(?P<ssep>[ \t]*:[ \t]*|[ \t]+)(?P<cred>[A-Za-z0-9._~+/=-]+)
   | (?P<vendor>\b(?:sk|rk)-[A-Za-z0-9_-]{16,}
@@ -108,7 +108,16 @@ def _could_be_secret(name: str, value: str) -> bool:
     return len(value) >= 8 or any(c.isdigit() for c in value)
 
 
-def _replace(match: re.Match[str]) -> str:
+# A value is scanned again for secrets inside it (`next=https://u:p@host`), but only
+# this many levels down: `a=a=a=...` must neither recurse without end nor cost n^2.
+_MAX_NESTED = 4
+
+
+def _scan(text: str, depth: int = 0) -> str:
+    return _PATTERN.sub(lambda match: _replace(match, depth), text)
+
+
+def _replace(match: re.Match[str], depth: int) -> str:
     group = match.lastgroup
     if group in ("pem", "jwt", "gwtoken", "vendor"):
         return MASK
@@ -116,12 +125,12 @@ def _replace(match: re.Match[str]) -> str:
         return f"{match['userinfo']}{MASK}@"
     if match["kname"] is not None:
         name, sep = match["kname"], match["ksep"]
-        quote = match["kq"]
+        quote, close = match["kq"] or "", match["kqe"] or ""
         value = match["kqv"] if quote else match["kv"]
         if is_sensitive_key(name) and _could_be_secret(name, value):
-            return f"{name}{sep}{quote}{MASK}{quote}" if quote else f"{name}{sep}{MASK}"
-        inner = _PATTERN.sub(_replace, value)
-        return f"{name}{sep}{quote}{inner}{quote}" if quote else f"{name}{sep}{inner}"
+            return f"{name}{sep}{quote}{MASK}{close}"
+        inner = _scan(value, depth + 1) if depth < _MAX_NESTED else MASK
+        return f"{name}{sep}{quote}{inner}{close}"
     # a Bearer / Basic credential outside a name=value pair
     scheme, credential = match["scheme"], match["cred"]
     if scheme.lower() == "basic" and not _looks_like_basic_credential(credential):
@@ -131,7 +140,7 @@ def _replace(match: re.Match[str]) -> str:
 
 def mask_text(text: str, secrets: Iterable[str] = ()) -> str:
     """`text` with every secret shape (module docstring) and the given values masked."""
-    masked = _PATTERN.sub(_replace, text)
+    masked = _scan(text)
     for secret in secrets:
         if secret and len(secret) >= 8 and secret in masked:
             masked = masked.replace(secret, MASK)

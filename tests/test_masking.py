@@ -171,3 +171,17 @@ def test_namedtuples_and_hostile_objects_never_raise() -> None:
     assert masked[0] == Pair("token", f"Bearer {M}") and type(masked[0]) is Pair
     assert masked[1] == Triple(1, {"api_key": M}, "x")
     assert masked[2] == M
+
+
+@pytest.mark.parametrize("unit", ["a=", "x:", "a-", "ab.", "eyJaaaa.", "password='", 'a="'])
+def test_repeated_shapes_never_raise(unit: str) -> None:
+    text = unit * 5000
+    assert isinstance(mask_text(text), str)
+    assert isinstance(mask_sensitive({"m": text}), dict)
+    assert mask_sensitive(text) != "***MASKED***"  # masked by shape, not given up on
+
+
+def test_quoted_values_with_escapes_or_the_other_quote_are_masked_whole() -> None:
+    assert mask_text('{"password": "hun\\"ter2"}') == '{"password": "***MASKED***"}'
+    assert mask_text('{"password": "it\'s-a-secret"}') == '{"password": "***MASKED***"}'
+    assert mask_text("password='unclosed-secret") == "password='***MASKED***"

@@ -229,3 +229,21 @@ async def test_read_only_call_timing_out_then_meeting_409(
     message = str(caught.value)
     assert "the first attempt is still running on the gateway" in message
     assert caught.value.attempts == 3 and caught.value.code == "TIMEOUT"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a=" * 1000,  # a value scanned again inside itself, 1000 levels down
+        "x:" * 1000,
+        '{"password": "hun\\"ter2-secret"}x',  # a quoted value with an escaped quote
+    ],
+)
+async def test_error_text_that_nests_name_value_pairs(
+    router: Router, client: GatewayClient, text: str
+) -> None:
+    router.post("/api/proxy-request").mock(return_value=httpx2.Response(500, content=text.encode()))
+    with pytest.raises(GatewayError) as caught:
+        await call(client)
+    assert caught.value.status_code == 500
+    assert "ter2-secret" not in str(caught.value) + repr(caught.value)
