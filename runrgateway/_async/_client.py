@@ -191,7 +191,12 @@ class GatewayClient(ClientBase):
         return info
 
     async def _credential(
-        self, tool: str, action: str, agent_token: str | None, proof_override: str | None
+        self,
+        tool: str,
+        action: str,
+        agent_token: str | None,
+        proof_override: str | None,
+        correlation_id: str,
     ) -> Credential:
         """The token for a call; `proof_override` is the caller's override, checked already."""
         if agent_token is not None:
@@ -199,7 +204,7 @@ class GatewayClient(ClientBase):
         # Minted by this client, not the one the manager was made with: a with_options
         # copy's mint follows the copy's settings (its deadline, timeout and retries).
         info = await self._tokens.get(
-            [tool], self._managed_permissions(tool, action), self._mint_token
+            [tool], self._managed_permissions(tool, action), self._mint_token, correlation_id
         )
         proof = info.proof_payload if proof_override is None else proof_override
         return Credential(
@@ -286,7 +291,7 @@ class GatewayClient(ClientBase):
         """Send a planned proxy call; a refused managed token is replaced and sent once more."""
         for token_round in (1, 2):
             credential = await self._credential(
-                plan.tool, plan.action, agent_token, plan.proof_text
+                plan.tool, plan.action, agent_token, plan.proof_text, plan.correlation_id
             )
             try:
                 response, attempts = await self._send(

@@ -47,11 +47,16 @@ class AsyncTokenManager(TokenCache):
         self._last_failure: dict[ScopeKey, tuple[int, GatewayError]] = {}
 
     async def get(
-        self, tools: list[str], permissions: list[str], mint: TokenMinter | None = None
+        self,
+        tools: list[str],
+        permissions: list[str],
+        mint: TokenMinter | None = None,
+        correlation_id: str | None = None,
     ) -> TokenInfo:
         """A valid token for this scope, minting one when needed: with `mint` when given
         (the calling client's, so that a `with_options` copy mints with its own timeout,
-        retries and deadline), else with the manager's own."""
+        retries and deadline), else with the manager's own. `correlation_id` is the
+        calling call's, for the error of a deadline that ran out while it waited."""
         key = scope_key(tools, permissions)
         cached = self._fresh(key)
         if cached is not None:
@@ -63,7 +68,7 @@ class AsyncTokenManager(TokenCache):
             # Another call's mint of this scope is in flight and outlives this call's
             # deadline: waiting for it would let that call's mint set this call's time.
             assert deadline is not None  # only a bounded wait can come back empty
-            raise self._deadline_error(deadline)
+            raise self._deadline_error(deadline, correlation_id)
         try:
             cached = self._fresh(key)
             if cached is not None:
@@ -91,11 +96,11 @@ class AsyncTokenManager(TokenCache):
             lock.release()
 
     @staticmethod
-    def _deadline_error(deadline: Deadline) -> GatewayTimeoutError:
+    def _deadline_error(deadline: Deadline, correlation_id: str | None) -> GatewayTimeoutError:
         note_deadline(deadline_s=deadline.seconds, attempts=0, wait_s=None)
         return deadline.ran_out(
             0,
             what="POST /api/generate-token",
             why="it waited for another call's mint of the same managed token, still in flight",
-            correlation_id=None,
+            correlation_id=correlation_id,
         )

@@ -193,14 +193,21 @@ class SyncGatewayClient(ClientBase):
         return info
 
     def _credential(
-        self, tool: str, action: str, agent_token: str | None, proof_override: str | None
+        self,
+        tool: str,
+        action: str,
+        agent_token: str | None,
+        proof_override: str | None,
+        correlation_id: str,
     ) -> Credential:
         """The token for a call; `proof_override` is the caller's override, checked already."""
         if agent_token is not None:
             return self._caller_credential(tool, agent_token, proof_override)
         # Minted by this client, not the one the manager was made with: a with_options
         # copy's mint follows the copy's settings (its deadline, timeout and retries).
-        info = self._tokens.get([tool], self._managed_permissions(tool, action), self._mint_token)
+        info = self._tokens.get(
+            [tool], self._managed_permissions(tool, action), self._mint_token, correlation_id
+        )
         proof = info.proof_payload if proof_override is None else proof_override
         return Credential(
             info.agent_token, info.token_id, proof, managed=True, expires_at=info.expires_at
@@ -285,7 +292,9 @@ class SyncGatewayClient(ClientBase):
     ) -> tuple[httpx2.Response, int, Credential]:
         """Send a planned proxy call; a refused managed token is replaced and sent once more."""
         for token_round in (1, 2):
-            credential = self._credential(plan.tool, plan.action, agent_token, plan.proof_text)
+            credential = self._credential(
+                plan.tool, plan.action, agent_token, plan.proof_text, plan.correlation_id
+            )
             try:
                 response, attempts = self._send(
                     self._prepare(

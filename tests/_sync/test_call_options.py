@@ -252,7 +252,7 @@ def test_waiting_on_another_calls_mint_counts_against_the_deadline(
     def bounded_call() -> None:
         started = time.monotonic()
         try:
-            bounded.proxy("serpapi", "search", SEARCH)
+            bounded.proxy("serpapi", "search", SEARCH, correlation_id="runr-waiter-1")
         except GatewayTimeoutError as exc:
             seen["error"] = exc
         seen["elapsed"] = time.monotonic() - started
@@ -267,6 +267,7 @@ def test_waiting_on_another_calls_mint_counts_against_the_deadline(
     assert "the deadline of 0.5 s (deadline_s) ran out" in error.message
     assert "another call's mint" in error.message
     assert error.attempts == 0
+    assert error.correlation_id == "runr-waiter-1"  # the waiting call's id, for support
     assert gateway.count("generate-token") == 1  # the waiter never minted a token
     assert gateway.count("proxy-request") == 1
 
