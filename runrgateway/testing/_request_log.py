@@ -18,7 +18,7 @@ from typing import Any
 
 from .._constants import HEADER_CORRELATION_ID
 from .._json import compact_json, loads_or_none
-from .._masking import mask_sensitive
+from .._masking import mask_sensitive, mask_text
 from ._limits import GatewayLimits
 from ._messages import GatewayRequest, GatewayResponse, route_of
 
@@ -34,7 +34,7 @@ class RecordedRequest:
     """One request as the gateway saw it, and how it was answered.
 
     `status` is None when the connection was dropped before an answer left. Secrets are
-    masked in `headers` and `body` (tokens, proofs, `Signature`, credentials) unless the
+    masked in `path`, `headers` and `body` (tokens, proofs, `Signature`, credentials) unless the
     gateway was made with ``log_secrets=True``; header values are cut to
     `GatewayLimits.log_header_chars`, and a body over `GatewayLimits.log_body_bytes` is
     not kept (`truncated`; its size is in `body_size`).
@@ -98,7 +98,7 @@ class RequestLog:
         headers, body, truncated = self._loggable(request)
         record = RecordedRequest(
             method=request.method,
-            path=self._cut(request.path),
+            path=self._cut(request.path if self._log_secrets else mask_text(request.path)),
             route=route_of(request.path),
             headers=headers,
             body=body,

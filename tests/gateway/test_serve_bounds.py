@@ -442,6 +442,18 @@ def test_the_request_log_keeps_masked_copies_bounded_in_bytes(http: httpx2.Clien
         assert last.truncated and last.body == b"" and last.body_size == len(huge)
 
 
+def test_the_request_log_masks_a_token_sent_in_the_path(http: httpx2.Client) -> None:
+    key = AgentKey.generate("ed25519")
+    gateway = EmbeddedGateway("log-path", default_policy=ALLOW_BUILTIN_TOOLS)
+    with GatewayServer(gateway) as server:
+        agent = register(http, server.url, key, "pathy")
+        token = WireClient(http, server.url, key, agent).token()["agent_token"]
+        http.post(f"{server.url}/api/tokens/{token}", content=b"{}")
+        record = gateway.requests[-1]
+        assert token not in record.path and token.split(".")[1] not in record.path
+        assert MASK in record.path
+
+
 # ------------------------------------------------------- idempotency and token registry
 
 
