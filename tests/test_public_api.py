@@ -83,6 +83,8 @@ def test_importing_a_client_defers_the_heavy_modules_until_a_client_is_built() -
         f"                   for m in sys.modules}} & set({MUST_STAY_LAZY!r}))\n"
         "from runrgateway import GatewayClient, SyncGatewayClient\n"
         "before = loaded()\n"
+        "from runrgateway import _masking  # its big pattern compiles on first use too\n"
+        "assert _masking._pattern.cache_info().currsize == 0, 'mask pattern compiled'\n"
         "client = SyncGatewayClient('http://127.0.0.1:9', 'agent-1', sys.stdin.read())\n"
         "print(json.dumps([before, loaded()]))\n"
         "client.close()\n"
