@@ -211,6 +211,11 @@ class _Handler(BaseHTTPRequestHandler):
         if self.rfile.overflowed:
             self._refuse(431, "request headers too large")
             return
+        for name in ("host", "content-length", "transfer-encoding"):
+            if len(self.headers.get_all(name) or ()) > 1:
+                # two framings (or two names) read differently by each hop: smuggling
+                self._refuse(400, f"more than one {name} header")
+                return
         host = (self.headers.get("host") or "").strip().lower()
         if not _host_allowed(host, self.server.allowed_names):
             # DNS rebinding: a page on evil.example resolving to 127.0.0.1 sends its own name
@@ -259,7 +264,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._refuse(400, "unsupported Transfer-Encoding")
             return self._read_chunked()
         length_text = (self.headers.get("content-length") or "0").strip()
-        if not length_text.isdigit() or len(length_text) > 18:
+        if not (length_text.isascii() and length_text.isdigit()) or len(length_text) > 18:
             return self._refuse(400, "bad Content-Length")
         length = int(length_text)
         if length > self.server.limits.max_body_bytes:

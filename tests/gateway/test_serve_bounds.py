@@ -410,6 +410,23 @@ def test_connections_over_the_cap_are_refused_at_once_with_503() -> None:
         assert httpx2.get(f"{server.url}/api/health").status_code == 200
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        b"Host: 127.0.0.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n",
+        b"Host: 127.0.0.1\r\nHost: evil.example\r\nContent-Length: 2\r\n",
+        b"Host: 127.0.0.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n",
+        b"Host: 127.0.0.1\r\nContent-Length: \xb2\r\n",  # a latin-1 digit int() refuses
+    ],
+)
+def test_repeated_framing_or_host_headers_are_refused(headers: bytes) -> None:
+    with GatewayServer(EmbeddedGateway("framing")) as server:
+        host, port = server.url.rsplit("/", 1)[1].split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(b"POST /api/health HTTP/1.1\r\n" + headers + b"\r\n{}")
+            assert sock.recv(4096).startswith(b"HTTP/1.1 400 ")
+
+
 # ----------------------------------------------------------------------- request log
 
 
