@@ -367,7 +367,13 @@ def test_300_slow_clients_neither_starve_health_nor_outlive_the_deadline() -> No
                 break
             time.sleep(0.05)
         assert server.open_connections == 0
-        assert threading.active_count() <= threads_before + 3  # server, reaper, one straggler
+        # A handler thread ends just after its connection closes: give stragglers a
+        # moment on a loaded machine before counting.
+        for _ in range(100):
+            if threading.active_count() <= threads_before + 3:  # server, reaper, one more
+                break
+            time.sleep(0.05)
+        assert threading.active_count() <= threads_before + 3
         assert server.gateway.count("proxy-request") == 0  # no half-sent request got through
 
 
