@@ -13,9 +13,12 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 
+from ._call_options import Deadline
 from ._constants import TOKEN_REFRESH_MARGIN_FRACTION, TOKEN_REFRESH_MARGIN_S
+from ._errors import GatewayTimeoutError
 from ._models import TokenInfo
 from ._tokens import utc_now
+from ._tracing import note_deadline
 
 ScopeKey = tuple[tuple[str, ...], ...]
 
@@ -78,3 +81,15 @@ def _margin_s(info: TokenInfo) -> float:
     """How long before its expiry a token is replaced: never at birth, whatever its life."""
     life = max(0.0, info.expires_at.timestamp() - utc_now().timestamp())
     return min(TOKEN_REFRESH_MARGIN_S, TOKEN_REFRESH_MARGIN_FRACTION * life)
+
+
+def mint_wait_ran_out(deadline: Deadline, correlation_id: str | None) -> GatewayTimeoutError:
+    """The error of a call whose deadline passed while another call's mint of the same
+    managed token was still in flight (nothing was sent by this call: attempts 0)."""
+    note_deadline(deadline_s=deadline.seconds, attempts=0, wait_s=None)
+    return deadline.ran_out(
+        0,
+        what="POST /api/generate-token",
+        why="it waited for another call's mint of the same managed token, still in flight",
+        correlation_id=correlation_id,
+    )

@@ -13,13 +13,12 @@ from __future__ import annotations
 import copy
 from typing import Protocol
 
-from .._call_options import Deadline, current_deadline
+from .._call_options import current_deadline
 from .._concurrency import Lock
 from .._errors import GatewayError, GatewayTimeoutError
 from .._models import TokenInfo, TokenOptions
-from .._token_cache import ScopeKey, TokenCache
+from .._token_cache import ScopeKey, TokenCache, mint_wait_ran_out
 from .._tokens import scope_key
-from .._tracing import note_deadline
 
 
 class TokenMinter(Protocol):
@@ -70,7 +69,7 @@ class TokenManager(TokenCache):
             # Another call's mint of this scope is in flight and outlives this call's
             # deadline: waiting for it would let that call's mint set this call's time.
             assert deadline is not None  # only a bounded wait can come back empty
-            raise self._deadline_error(deadline, correlation_id)
+            raise mint_wait_ran_out(deadline, correlation_id)
         try:
             cached = self._fresh(key)
             if cached is not None:
@@ -96,13 +95,3 @@ class TokenManager(TokenCache):
             return info
         finally:
             lock.release()
-
-    @staticmethod
-    def _deadline_error(deadline: Deadline, correlation_id: str | None) -> GatewayTimeoutError:
-        note_deadline(deadline_s=deadline.seconds, attempts=0, wait_s=None)
-        return deadline.ran_out(
-            0,
-            what="POST /api/generate-token",
-            why="it waited for another call's mint of the same managed token, still in flight",
-            correlation_id=correlation_id,
-        )
